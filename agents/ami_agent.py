@@ -1,0 +1,85 @@
+"""The AMI agent: perception, world model, cost, memory, actor and configurator in one loop."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from agents.base import Agent
+from ami.build import build_modules
+from ami.config.schema import Mode, RunConfig
+from ami.spec import TaskSpec
+from ami.training.learner import Learner
+
+
+class AMIAgent(Agent):
+    """Acts reactively or deliberately from the same trained modules and learns from replay.
+
+    ``act`` takes one observation ``(obs_dim,)`` and returns one action ``(action_dim,)``;
+    tensors stay on ``device`` from the encoder to the chosen action.
+    """
+
+    def __init__(self, config: RunConfig, spec: TaskSpec, device: torch.device) -> None:
+        self.config = config
+        self.spec = spec
+        self.device = device
+        self.modules = build_modules(config, spec, device)
+        self.learner = Learner(
+            self.modules.world_model, self.modules.cost, self.modules.actor.policy, config.train, config.world_model.rho
+        )
+        self.last_plan_ms = 0.0
+        self.last_cost_terms: dict[str, torch.Tensor] = {}
+
+    @property
+    def configurator(self):
+        return self.modules.configurator
+
+    def reset(self) -> None:
+        self.modules.memory.reset()
+
+    def act(self, obs: np.ndarray, deterministic: bool = False, mode: Mode | None = None) -> np.ndarray:
+        """Encode ``obs``, remember it, and act in ``mode`` (the configured mode when None)."""
+        modules = self.modules
+        mode = mode or self.config.configurator.mode
+        start = time.perf_counter()
+        with torch.no_grad():
+            obs_tensor = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
+            latent = modules.world_model.encode(obs_tensor)
+            output = modules.actor.act(latent, mode, modules.world_model, modules.cost, modules.memory, deterministic)
+            modules.memory.remember(latent, output.action)
+            action = output.action[0].cpu().numpy()
+        self.last_plan_ms = 1000 * (time.perf_counter() - start)
+        self.last_cost_terms = output.cost_terms
+        return action
+
+    def observe(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+        def row(value) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(value, dtype=np.float32), device=self.device).reshape(1, -1)
+
+        obs_row, next_obs_row = row(obs), row(next_obs)
+        self.modules.replay.add(
+            obs_row, row(action), row(reward)[:, 0], next_obs_row, row(float(terminated))[:, 0], row(float(truncated))[:, 0]
+        )
+        self.modules.world_model.observe(next_obs_row)
+
+    def update(self) -> dict[str, torch.Tensor]:
+        batch = self.modules.replay.sample(self.config.memory.batch_size, self.config.world_model.horizon)
+        return self.learner.update(batch)
+
+    def state_dict(self) -> dict:
+        modules = self.modules
+        return {
+            "world_model": modules.world_model.state_dict(),
+            "cost": modules.cost.state_dict(),
+            "actor": modules.actor.state_dict(),
+            "learner": self.learner.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        modules = self.modules
+        modules.world_model.load_state_dict(state["world_model"])
+        modules.cost.load_state_dict(state["cost"])
+        modules.actor.load_state_dict(state["actor"])
+        self.learner.load_state_dict(state["learner"])

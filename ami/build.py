@@ -1,0 +1,74 @@
+"""Wire the six AMI modules from a config, looking each one up in its registry."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from ami.actor.actor import Actor
+from ami.actor.base import PLANNERS, POLICIES
+from ami.config.schema import RunConfig
+from ami.configurator.base import CONFIGURATORS, Configurator
+from ami.cost.base import CRITICS, INTRINSIC_COSTS
+from ami.cost.module import CostModule
+from ami.memory.base import REPLAY_BUFFERS, ReplayBuffer
+from ami.memory.short_term import ShortTermMemory
+from ami.perception.base import ENCODERS
+from ami.registry import import_plugins
+from ami.spec import TaskSpec
+from ami.world_model.base import WORLD_MODELS, WorldModel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Modules:
+    """The six modules of one agent, on one device."""
+
+    configurator: Configurator
+    world_model: WorldModel
+    cost: CostModule
+    actor: Actor
+    memory: ShortTermMemory
+    replay: ReplayBuffer
+
+
+def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Modules:
+    """Build every module named in ``config`` for the task ``spec`` and move it to ``device``.
+
+    Unknown names raise ``RegistryError`` listing the valid ones; the config's ``imports`` are
+    imported first so that user-registered classes are found.
+    """
+    import_plugins(config.imports)
+    configurator = CONFIGURATORS.get(config.configurator.name)(config, spec, **config.configurator.options)
+    settings = configurator.settings
+
+    perception = config.perception
+    encoder = ENCODERS.get(perception.name)(perception, spec, **perception.options)
+    world_model = WORLD_MODELS.get(config.world_model.name)(config.world_model, spec, encoder=encoder, **config.world_model.options)
+
+    critic_config = config.cost.critic
+    critic = CRITICS.get(critic_config.name)(critic_config, encoder.latent_dim, spec.action_dim, **critic_config.options)
+    intrinsic = {name: (weight, INTRINSIC_COSTS.get(name)(spec)) for name, weight in config.cost.intrinsic.items()}
+    cost = CostModule(world_model, critic, intrinsic, config.cost.task_weight, settings.discount)
+
+    policy_config, planner_config = config.actor.policy, config.actor.planner
+    policy = POLICIES.get(policy_config.name)(policy_config, spec, encoder.latent_dim, **policy_config.options)
+    planner = PLANNERS.get(planner_config.name)(planner_config, spec, **planner_config.options)
+    actor = Actor(policy, planner)
+
+    replay_class = REPLAY_BUFFERS.get(config.memory.replay)
+    replay = replay_class(settings.replay_capacity, spec.obs_dim, spec.action_dim, device, config.seed)
+    memory = ShortTermMemory(config.memory.context_length)
+
+    world_model.to(device)
+    cost.to(device)
+    actor.to(device)
+    logger.info(
+        "built modules: encoder=%s world_model=%s critic=%s policy=%s planner=%s replay=%s on %s",
+        perception.name, config.world_model.name, critic_config.name, policy_config.name,
+        planner_config.name, config.memory.replay, device,
+    )
+    return Modules(configurator, world_model, cost, actor, memory, replay)

@@ -1,0 +1,185 @@
+"""Typed, frozen run configuration: one dataclass per AMI module, composed into ``RunConfig``.
+
+Every field has a default, so a TOML file only names what it changes. Field comments give units.
+Values equal to ``"auto"`` are resolved by the configurator from the task (see
+``ami.configurator.settings``); nothing mutates a config after it is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["reactive", "deliberative"]
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    task: str = "InvertedPendulum-v5"
+    """Gymnasium task id, e.g. ``HalfCheetah-v5``."""
+    normalize_actions: bool = True
+    """Rescale the action space to [-1, 1] so that one set of planner settings fits every task."""
+    max_episode_steps: int = 0
+    """Episode length limit in env steps; 0 keeps the task's own limit."""
+
+
+@dataclass(frozen=True)
+class PerceptionConfig:
+    name: str = "mlp"
+    """Registered encoder class (``ami.perception.ENCODERS``)."""
+    latent_dim: int = 64
+    hidden_dims: tuple[int, ...] = (256,)
+    normalize_observations: bool = True
+    """Standardize observations with running mean and variance before encoding."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments for a user-registered encoder class."""
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    name: str = "jepa"
+    """Registered world model class (``ami.world_model.WORLD_MODELS``)."""
+    hidden_dims: tuple[int, ...] = (256, 256)
+    """Hidden layer sizes of the latent predictor and the reward and termination heads."""
+    horizon: int = 3
+    """Prediction steps of the multi-step latent loss (and length of sampled sub-trajectories)."""
+    rho: float = 0.5
+    """Per-step discount of the multi-step losses: step k is weighted rho**k."""
+    latent_coef: float = 20.0
+    reward_coef: float = 0.1
+    termination_coef: float = 1.0
+    termination_head: bool = True
+    """Learn P(terminated); set false for tasks that never terminate (HalfCheetah, Reacher)."""
+    variance_coef: float = 1.0
+    """VICReg variance term: hinge on the per-dimension std of online latents."""
+    covariance_coef: float = 0.04
+    """VICReg covariance term: squared off-diagonal covariance of online latents."""
+    target_tau: float = 0.01
+    """EMA rate of the target encoder: target <- (1 - tau) * target + tau * online."""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CriticConfig:
+    name: str = "ensemble"
+    """Registered critic class (``ami.cost.CRITICS``)."""
+    num_critics: int = 5
+    hidden_dims: tuple[int, ...] = (256, 256)
+    target_tau: float = 0.01
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    intrinsic: dict[str, float] = field(default_factory=lambda: {"action_energy": 0.01})
+    """Fixed, untrained cost terms by registered name (``ami.cost.INTRINSIC_COSTS``) and weight."""
+    task_weight: float = 1.0
+    """Weight of the task cost, the negative predicted reward."""
+    discount: float | Literal["auto"] = "auto"
+    """Per-step discount of costs; ``auto`` derives it from the episode length."""
+    critic: CriticConfig = field(default_factory=CriticConfig)
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    replay: str = "trajectory"
+    """Registered replay buffer class (``ami.memory.REPLAY_BUFFERS``)."""
+    capacity: int | Literal["auto"] = "auto"
+    """Transitions kept; ``auto`` keeps every step of the run."""
+    batch_size: int = 256
+    """Sub-trajectories per update."""
+    context_length: int = 16
+    """Recent latents and actions kept in short-term memory."""
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    name: str = "squashed_gaussian"
+    """Registered policy class (``ami.actor.POLICIES``)."""
+    hidden_dims: tuple[int, ...] = (256, 256)
+    log_std_min: float = -10.0
+    log_std_max: float = 2.0
+    entropy_coef: float = 1e-4
+    """Weight of the entropy bonus, relative to the running scale of the critic's cost."""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    name: str = "mppi"
+    """Registered planner class (``ami.actor.PLANNERS``): ``mppi`` or ``cem``."""
+    num_samples: int = 512
+    """Candidate action sequences per iteration, policy samples included."""
+    horizon: int = 3
+    """Planning horizon in env steps; the critic scores what lies beyond it."""
+    iterations: int = 6
+    num_elites: int = 64
+    temperature: float = 0.5
+    """MPPI temperature in cost units: elite weights are exp(-(cost - min cost) / temperature)."""
+    min_std: float = 0.05
+    """Lower bound of the sampling std, as a fraction of half the action range."""
+    max_std: float = 2.0
+    """Initial and maximal sampling std, as a fraction of half the action range."""
+    policy_fraction: float = 0.05
+    """Share of the candidates drawn from the reactive policy."""
+    warm_start: bool = True
+    """Start each plan from the previous plan shifted by one step."""
+    momentum: float = 0.1
+    """CEM only: weight of the previous mean and std in each refit."""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActorConfig:
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+
+
+@dataclass(frozen=True)
+class ConfiguratorConfig:
+    name: str = "fixed"
+    """Registered configurator class (``ami.configurator.CONFIGURATORS``)."""
+    mode: Mode = "deliberative"
+    """Mode used to act while training; evaluation always runs both modes."""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    total_steps: int = 10_000
+    """Env steps of the run, seed steps included."""
+    seed_steps: int = 1_000
+    """Env steps with uniform random actions before the first update."""
+    pretrain_updates: int | Literal["auto"] = "auto"
+    """Updates made once, right after the seed steps; ``auto`` makes one per seed step."""
+    updates_per_step: int = 1
+    learning_rate: float = 3e-4
+    encoder_lr_scale: float = 0.3
+    """Learning rate of the online encoder relative to ``learning_rate``."""
+    grad_clip_norm: float = 20.0
+    eval_every: int = 2_000
+    """Env steps between evaluations; each evaluates every mode in ``eval_modes``."""
+    eval_episodes: int = 5
+    eval_modes: tuple[Mode, ...] = ("reactive", "deliberative")
+    log_every: int = 500
+    """Env steps between scalar logs of the training metrics."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = ""
+    """Run name; the run folder is ``runs_dir/<task>/<name or task>-<time>-s<seed>``."""
+    seed: int = 0
+    device: str = "auto"
+    """``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``."""
+    runs_dir: str = "runs"
+    imports: tuple[str, ...] = ()
+    """Modules imported before the modules are built, so that user-registered classes exist."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    perception: PerceptionConfig = field(default_factory=PerceptionConfig)
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    actor: ActorConfig = field(default_factory=ActorConfig)
+    configurator: ConfiguratorConfig = field(default_factory=ConfiguratorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)

@@ -1,0 +1,61 @@
+"""Range checks across config fields, beyond what the types enforce."""
+
+from __future__ import annotations
+
+from ami.config.loader import ConfigError
+from ami.config.schema import RunConfig
+
+
+def validate_config(config: RunConfig) -> None:
+    """Raise ConfigError naming the first field whose value is out of range."""
+    train, world_model, memory = config.train, config.world_model, config.memory
+    positive = {
+        "train.total_steps": train.total_steps,
+        "train.eval_every": train.eval_every,
+        "train.eval_episodes": train.eval_episodes,
+        "train.log_every": train.log_every,
+        "train.updates_per_step": train.updates_per_step,
+        "train.learning_rate": train.learning_rate,
+        "train.grad_clip_norm": train.grad_clip_norm,
+        "memory.batch_size": memory.batch_size,
+        "world_model.horizon": world_model.horizon,
+        "perception.latent_dim": config.perception.latent_dim,
+        "cost.critic.num_critics": config.cost.critic.num_critics,
+    }
+    if memory.capacity != "auto":
+        positive["memory.capacity"] = memory.capacity
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"invalid value {value!r} for {key!r}; it must be positive")
+
+    for key, dims in {
+        "perception.hidden_dims": config.perception.hidden_dims,
+        "world_model.hidden_dims": world_model.hidden_dims,
+        "cost.critic.hidden_dims": config.cost.critic.hidden_dims,
+        "actor.policy.hidden_dims": config.actor.policy.hidden_dims,
+    }.items():
+        if any(d <= 0 for d in dims):
+            raise ConfigError(f"invalid value {list(dims)!r} for {key!r}; every layer size must be positive")
+
+    unit_interval = {
+        "world_model.rho": world_model.rho,
+        "world_model.target_tau": world_model.target_tau,
+        "cost.critic.target_tau": config.cost.critic.target_tau,
+    }
+    for key, value in unit_interval.items():
+        if not 0 < value <= 1:
+            raise ConfigError(f"invalid value {value!r} for {key!r}; it must be in (0, 1]")
+
+    if config.cost.discount != "auto" and not 0 < config.cost.discount < 1:
+        raise ConfigError(f"invalid value {config.cost.discount!r} for 'cost.discount'; it must be in (0, 1) or 'auto'")
+    if train.seed_steps < world_model.horizon:
+        raise ConfigError(
+            f"invalid value {train.seed_steps!r} for 'train.seed_steps'; it must be at least "
+            f"world_model.horizon={world_model.horizon} so that the first update can sample a sub-trajectory"
+        )
+    if train.pretrain_updates != "auto" and train.pretrain_updates < 0:
+        raise ConfigError(f"invalid value {train.pretrain_updates!r} for 'train.pretrain_updates'; it must be >= 0 or 'auto'")
+    if not train.eval_modes:
+        raise ConfigError("'train.eval_modes' is empty; list at least one of 'reactive', 'deliberative'")
+    if config.actor.policy.log_std_min >= config.actor.policy.log_std_max:
+        raise ConfigError("'actor.policy.log_std_min' must be below 'actor.policy.log_std_max'")

@@ -1,0 +1,42 @@
+"""Contract of replay buffers: the agent's long-term memory of transitions."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+
+from ami.memory.batch import TrajectoryBatch
+from ami.registry import Registry
+
+
+class ReplayBuffer(ABC):
+    """Stores transitions on the training device and samples sub-trajectories.
+
+    Built as ``cls(capacity, obs_dim, action_dim, device, seed)``. ``terminated`` (the MDP ended)
+    and ``truncated`` (a time limit cut the episode) are stored apart: only termination stops
+    bootstrapping, while both end the sub-trajectories used by multi-step losses.
+    """
+
+    @abstractmethod
+    def add(
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor,
+        reward: torch.Tensor,
+        next_obs: torch.Tensor,
+        terminated: torch.Tensor,
+        truncated: torch.Tensor,
+    ) -> None:
+        """Append one step of ``num_envs`` envs: ``obs (num_envs, obs_dim)``, ``reward (num_envs,)``..."""
+
+    @abstractmethod
+    def sample(self, batch_size: int, horizon: int) -> TrajectoryBatch:
+        """Sample ``batch_size`` sub-trajectories of ``horizon`` consecutive steps."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Number of stored transitions."""
+
+
+REPLAY_BUFFERS: Registry[type[ReplayBuffer]] = Registry("replay buffer", ReplayBuffer)

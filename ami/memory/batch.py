@@ -1,0 +1,39 @@
+"""A batch of sub-trajectories sampled from replay, time-major."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class TrajectoryBatch:
+    """``batch`` sub-trajectories of ``horizon`` steps, time-major.
+
+    ``mask[t]`` is 0 for steps after the episode ended inside the sub-trajectory (a
+    termination or truncation at an earlier step); losses ignore those steps.
+    """
+
+    obs: torch.Tensor
+    """``(batch, obs_dim)``: observation before the first action."""
+    actions: torch.Tensor
+    """``(horizon, batch, action_dim)``."""
+    rewards: torch.Tensor
+    """``(horizon, batch)``."""
+    next_obs: torch.Tensor
+    """``(horizon, batch, obs_dim)``: observation after each action."""
+    terminated: torch.Tensor
+    """``(horizon, batch)``, float 0/1: the MDP ended, so no value is bootstrapped after it."""
+    truncated: torch.Tensor
+    """``(horizon, batch)``, float 0/1: the episode was cut by a time limit."""
+    mask: torch.Tensor
+    """``(horizon, batch)``, float 0/1: step belongs to the same episode as the first step."""
+
+    @property
+    def horizon(self) -> int:
+        return self.actions.shape[0]
+
+    @property
+    def batch_size(self) -> int:
+        return self.actions.shape[1]

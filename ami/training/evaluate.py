@@ -1,0 +1,59 @@
+"""Deterministic evaluation episodes in one acting mode."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from agents.ami_agent import AMIAgent
+from ami.config.schema import Mode
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    mode: Mode
+    returns: tuple[float, ...]
+    lengths: tuple[int, ...]
+    ms_per_action: float
+
+    @property
+    def mean_return(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def std_return(self) -> float:
+        return float(np.std(self.returns))
+
+    @property
+    def mean_length(self) -> float:
+        return float(np.mean(self.lengths))
+
+
+def evaluate(agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed: int) -> EvalResult:
+    """Run ``episodes`` deterministic episodes; episode ``i`` starts from ``reset(seed=seed + i)``.
+
+    The same seeds in every evaluation and for every mode make the modes comparable state by
+    state. The agent's short-term memory is reset before each episode.
+    """
+    returns, lengths = [], []
+    acting_seconds, num_actions = 0.0, 0
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        agent.reset()
+        episode_return, length, done = 0.0, 0, False
+        while not done:
+            start = time.perf_counter()
+            action = agent.act(obs, deterministic=True, mode=mode)
+            acting_seconds += time.perf_counter() - start
+            num_actions += 1
+            obs, reward, terminated, truncated, _ = env.step(action)
+            episode_return += float(reward)
+            length += 1
+            done = terminated or truncated
+        returns.append(episode_return)
+        lengths.append(length)
+    agent.reset()
+    return EvalResult(mode, tuple(returns), tuple(lengths), 1000 * acting_seconds / max(num_actions, 1))

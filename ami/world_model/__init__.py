@@ -1,0 +1,6 @@
+"""World model: a joint-embedding predictive architecture over latent states."""
+
+from ami.world_model.base import WORLD_MODELS, WorldModel, WorldModelLoss
+from ami.world_model.jepa import JEPAWorldModel
+
+__all__ = ["JEPAWorldModel", "WORLD_MODELS", "WorldModel", "WorldModelLoss"]

@@ -1,0 +1,39 @@
+"""Create Gymnasium tasks with the wrappers every agent shares."""
+
+from __future__ import annotations
+
+import difflib
+
+import gymnasium as gym
+from gymnasium.wrappers import RescaleAction
+
+from ami.config.schema import EnvConfig
+
+
+class UnknownTaskError(ValueError):
+    """The task id is not registered with Gymnasium."""
+
+
+def check_task(task: str) -> None:
+    """Raise UnknownTaskError, with close registered ids, unless ``task`` is registered."""
+    if task in gym.registry:
+        return
+    close = difflib.get_close_matches(task, list(gym.registry), n=3)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise UnknownTaskError(
+        f"unknown task {task!r} for env.task: it is not registered with Gymnasium.{hint} "
+        "MuJoCo tasks are named like 'HalfCheetah-v5'; list them with "
+        "`python -c \"import gymnasium; gymnasium.pprint_registry()\"`."
+    )
+
+
+def make_env(config: EnvConfig, render_mode: str | None = None) -> gym.Env:
+    """Build the task of ``config`` with its time limit and, by default, actions in [-1, 1]."""
+    check_task(config.task)
+    kwargs = {}
+    if config.max_episode_steps > 0:
+        kwargs["max_episode_steps"] = config.max_episode_steps
+    env = gym.make(config.task, render_mode=render_mode, **kwargs)
+    if config.normalize_actions:
+        env = RescaleAction(env, min_action=-1.0, max_action=1.0)
+    return env

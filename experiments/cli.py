@@ -1,0 +1,110 @@
+"""The ``ami`` command: ``ami run CONFIG`` trains a new run, ``ami eval RUN_DIR`` evaluates one."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from ami.config.loader import ConfigError, load_config
+from ami.registry import RegistryError
+from ami.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
+from ami.training.evaluate import evaluate
+from ami.training.run_dir import create_run_dir
+from ami.training.trainer import EVAL_SEED_OFFSET, Trainer
+
+logger = logging.getLogger("ami")
+
+USER_ERRORS = (ConfigError, RegistryError, CheckpointError, ValueError, ImportError, FileNotFoundError)
+"""Errors caused by input, reported as one line without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ami", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="train the AMI agent on a task and write a new run folder")
+    run.add_argument("config", help="TOML config file, e.g. experiments/configs/inverted_pendulum.toml")
+    run.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config field, e.g. --set train.total_steps=5000 (repeatable)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate_cmd = commands.add_parser("eval", help="evaluate the final checkpoint of a run folder")
+    evaluate_cmd.add_argument("run_dir", help="run folder written by `ami run`")
+    evaluate_cmd.add_argument("--mode", choices=["reactive", "deliberative", "both"], default="both")
+    evaluate_cmd.add_argument("--episodes", type=positive_int, default=10, help="episodes per mode (default 10)")
+    evaluate_cmd.add_argument("--seed", type=int, default=None, help="first episode seed (default: the run's evaluation seed)")
+    evaluate_cmd.add_argument("--device", default=None, help="override the run's device, e.g. cpu")
+    return parser
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "run":
+            return command_run(args)
+        return command_eval(args)
+    except USER_ERRORS as error:
+        print(f"ami {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def command_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.overrides)
+    trainer = Trainer(config, show_progress=not args.quiet)  # validates everything before a folder exists
+    run_dir = create_run_dir(config)
+    print(f"run folder: {run_dir}\nTensorBoard: tensorboard --logdir {Path(config.runs_dir)}")
+    with logging_redirect_tqdm():
+        summary = trainer.train(run_dir)
+    print(json.dumps(summary["eval"], indent=2))
+    return 0
+
+
+def command_eval(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir)
+    config_path = run_dir / "config.toml"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a run folder: {CHECKPOINT_NAME} and config.toml are missing")
+    config = load_config(config_path)
+    if args.device is not None:
+        config = dataclasses.replace(config, device=args.device)
+
+    trainer = Trainer(config, show_progress=False)
+    payload = load_checkpoint(run_dir / CHECKPOINT_NAME, trainer.device)
+    check_checkpoint_matches(payload["metadata"], trainer)
+    trainer.agent.load_state_dict(payload["state"])
+
+    modes = ["reactive", "deliberative"] if args.mode == "both" else [args.mode]
+    seed = args.seed if args.seed is not None else config.seed + EVAL_SEED_OFFSET
+    results = {}
+    for mode in modes:
+        result = evaluate(trainer.agent, trainer.eval_env, mode, args.episodes, seed)
+        results[mode] = {"mean_return": result.mean_return, "std_return": result.std_return, "ms_per_action": result.ms_per_action}
+    print(json.dumps({"run_dir": str(run_dir), "step": payload["metadata"]["step"], "eval": results}, indent=2))
+    return 0
+
+
+def check_checkpoint_matches(metadata: dict, trainer: Trainer) -> None:
+    expected = {"task": trainer.spec.task, "obs_dim": trainer.spec.obs_dim, "action_dim": trainer.spec.action_dim}
+    for key, value in expected.items():
+        if metadata.get(key) != value:
+            raise CheckpointError(f"checkpoint was written for {key}={metadata.get(key)!r} but the run config gives {value!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

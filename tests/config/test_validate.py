@@ -1,0 +1,90 @@
+"""Range checks of ``ami.config.validate.validate_config``."""
+
+from __future__ import annotations
+
+import pytest
+
+from ami.config import ConfigError, load_config
+from ami.config.validate import validate_config
+from tests.tiny import DEBUG_CONFIG
+
+# Each case: overrides and the exact message of the first range error.
+RANGE_ERRORS = {
+    "total_steps_zero": (
+        ["train.total_steps=0"],
+        "invalid value 0 for 'train.total_steps'; it must be positive",
+    ),
+    "learning_rate_negative": (
+        ["train.learning_rate=-0.001"],
+        "invalid value -0.001 for 'train.learning_rate'; it must be positive",
+    ),
+    "batch_size_zero": (
+        ["memory.batch_size=0"],
+        "invalid value 0 for 'memory.batch_size'; it must be positive",
+    ),
+    "capacity_zero": (
+        ["memory.capacity=0"],
+        "invalid value 0 for 'memory.capacity'; it must be positive",
+    ),
+    "num_critics_zero": (
+        ["cost.critic.num_critics=0"],
+        "invalid value 0 for 'cost.critic.num_critics'; it must be positive",
+    ),
+    "hidden_layer_zero": (
+        ["world_model.hidden_dims=[32, 0]"],
+        "invalid value [32, 0] for 'world_model.hidden_dims'; every layer size must be positive",
+    ),
+    "rho_above_one": (
+        ["world_model.rho=1.5"],
+        "invalid value 1.5 for 'world_model.rho'; it must be in (0, 1]",
+    ),
+    "critic_tau_zero": (
+        ["cost.critic.target_tau=0.0"],
+        "invalid value 0.0 for 'cost.critic.target_tau'; it must be in (0, 1]",
+    ),
+    "discount_one": (
+        ["cost.discount=1.0"],
+        "invalid value 1.0 for 'cost.discount'; it must be in (0, 1) or 'auto'",
+    ),
+    "seed_steps_below_horizon": (
+        ["train.seed_steps=2", "world_model.horizon=3"],
+        "invalid value 2 for 'train.seed_steps'; it must be at least world_model.horizon=3 "
+        "so that the first update can sample a sub-trajectory",
+    ),
+    "pretrain_updates_negative": (
+        ["train.pretrain_updates=-1"],
+        "invalid value -1 for 'train.pretrain_updates'; it must be >= 0 or 'auto'",
+    ),
+    "eval_modes_empty": (
+        ["train.eval_modes=[]"],
+        "'train.eval_modes' is empty; list at least one of 'reactive', 'deliberative'",
+    ),
+    "log_std_range_inverted": (
+        ["actor.policy.log_std_min=3.0"],
+        "'actor.policy.log_std_min' must be below 'actor.policy.log_std_max'",
+    ),
+}
+
+
+@pytest.mark.parametrize(("overrides", "expected"), RANGE_ERRORS.values(), ids=RANGE_ERRORS.keys())
+def test_range_error(overrides, expected):
+    config = load_config(None, overrides)
+
+    with pytest.raises(ConfigError) as raised:
+        validate_config(config)
+
+    assert str(raised.value) == expected
+
+
+@pytest.mark.parametrize("path", [None, DEBUG_CONFIG], ids=["defaults", "debug"])
+def test_valid_config_passes(path):
+    validate_config(load_config(path))
+
+
+def test_boundary_values_pass():
+    config = load_config(
+        None,
+        ["world_model.rho=1.0", "world_model.target_tau=1.0", "train.pretrain_updates=0", "train.seed_steps=3"],
+    )
+
+    validate_config(config)

@@ -1,0 +1,135 @@
+"""``ami run`` and ``ami eval`` on bad input: exit code 2, one error line, no run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ami.config import load_config
+from ami.training.checkpoint import CHECKPOINT_NAME, save_checkpoint
+from ami.training.run_dir import create_run_dir
+from ami.training.trainer import Trainer
+from experiments.cli import main
+from tests.tiny import DEBUG_CONFIG
+
+# Each case: one --set override and a fragment that the error line must contain.
+BAD_RUN_INPUT = {
+    "unknown_key": ("train.totl_steps=5", "unknown config key 'train.totl_steps'"),
+    "unknown_top_level_key": ("sed=1", "unknown config key 'sed'"),
+    "unknown_planner": ("actor.planner.name=mpi", "unknown planner 'mpi'"),
+    "unknown_encoder": ("perception.name=cnn", "unknown encoder 'cnn'"),
+    "unknown_task": ("env.task=HalfCheetah-v9", "unknown task 'HalfCheetah-v9'"),
+    "wrong_type": ("train.total_steps=abc", "invalid value 'abc' for 'train.total_steps'"),
+    "invalid_choice": ("configurator.mode=planning", "invalid value 'planning' for 'configurator.mode'"),
+    "out_of_range": ("train.total_steps=0", "invalid value 0 for 'train.total_steps'"),
+    "missing_plugin": ('imports=["tests.plugins.missing_module"]', "'tests.plugins.missing_module'"),
+}
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "runs"
+    path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize(("override", "fragment"), BAD_RUN_INPUT.values(), ids=BAD_RUN_INPUT.keys())
+def test_run_bad_input(runs_dir, capsys, override, fragment):
+    exit_code = main(["run", str(DEBUG_CONFIG), "--set", f"runs_dir={runs_dir}", "--set", override, "--quiet"])
+
+    captured = capsys.readouterr()
+    lines = error_lines(captured.err)
+    assert exit_code == 2
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("ami run: error: ")
+    assert fragment in lines[0]
+    assert captured.out == ""
+    assert list(runs_dir.iterdir()) == []
+
+
+def test_run_missing_config_file(runs_dir, capsys):
+    missing = runs_dir.parent / "absent.toml"
+
+    exit_code = main(["run", str(missing), "--set", f"runs_dir={runs_dir}", "--quiet"])
+
+    lines = error_lines(capsys.readouterr().err)
+    assert exit_code == 2
+    assert lines == [f"ami run: error: config file not found: {str(missing)!r}; pass the path of a TOML file"]
+    assert list(runs_dir.iterdir()) == []
+
+
+def test_eval_missing_folder(tmp_path, capsys):
+    missing = tmp_path / "no_such_run"
+
+    exit_code = main(["eval", str(missing), "--episodes", "1"])
+
+    lines = error_lines(capsys.readouterr().err)
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert lines[0].startswith(f"ami eval: error: {str(missing)!r} is not a run folder")
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path) -> Path:
+    """A run folder with config.toml and version.txt, but no checkpoint yet."""
+    config = load_config(DEBUG_CONFIG, [f"runs_dir={tmp_path / 'runs'}"])
+    return create_run_dir(config)
+
+
+def test_eval_missing_checkpoint(run_folder, capsys):
+    exit_code = main(["eval", str(run_folder), "--episodes", "1"])
+
+    lines = error_lines(capsys.readouterr().err)
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert lines[0].startswith(f"ami eval: error: checkpoint not found: {str(run_folder / CHECKPOINT_NAME)!r}")
+
+
+def test_eval_corrupted_checkpoint(run_folder, capsys):
+    checkpoint = run_folder / CHECKPOINT_NAME
+    checkpoint.write_bytes(b"this is not a checkpoint\n" * 10)
+
+    exit_code = main(["eval", str(run_folder), "--episodes", "1"])
+
+    captured = capsys.readouterr()
+    lines = error_lines(captured.err)
+    assert exit_code == 2
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"ami eval: error: cannot read checkpoint {str(checkpoint)!r}: it is corrupted")
+    assert "weights_only" not in lines[0]
+    assert captured.out == ""
+
+
+def test_eval_truncated_checkpoint(run_folder, capsys):
+    checkpoint = run_folder / CHECKPOINT_NAME
+    trainer = Trainer(load_config(run_folder / "config.toml"), show_progress=False)
+    save_checkpoint(checkpoint, trainer.agent.state_dict(), {"task": "InvertedPendulum-v5", "step": 0})
+    checkpoint.write_bytes(checkpoint.read_bytes()[:2000])
+
+    exit_code = main(["eval", str(run_folder), "--episodes", "1"])
+
+    captured = capsys.readouterr()
+    lines = error_lines(captured.err)
+    assert exit_code == 2
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"ami eval: error: cannot read checkpoint {str(checkpoint)!r}: it is corrupted")
+    assert captured.out == ""
+
+
+def test_eval_checkpoint_of_other_task(run_folder, capsys):
+    trainer = Trainer(load_config(run_folder / "config.toml"), show_progress=False)
+    metadata = {"task": "Hopper-v5", "step": 0, "obs_dim": 11, "action_dim": 3}
+    save_checkpoint(run_folder / CHECKPOINT_NAME, trainer.agent.state_dict(), metadata)
+
+    exit_code = main(["eval", str(run_folder), "--episodes", "1"])
+
+    lines = error_lines(capsys.readouterr().err)
+    assert exit_code == 2
+    assert lines == [
+        "ami eval: error: checkpoint was written for task='Hopper-v5' but the run config gives 'InvertedPendulum-v5'"
+    ]
