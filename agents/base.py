@@ -8,7 +8,7 @@ import numpy as np
 
 
 class Agent(ABC):
-    """Acts in one env; the runner feeds it transitions and asks it to learn."""
+    """An agent acting in one env. The runner passes it each transition and calls ``update`` to train it."""
 
     @abstractmethod
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ami.actor.actor import Actor
 from ami.actor.base import PLANNERS, POLICIES
+from ami.config.loader import ConfigError
 from ami.config.schema import RunConfig
 from ami.configurator.base import CONFIGURATORS, Configurator
 from ami.cost.base import CRITICS, INTRINSIC_COSTS
@@ -16,7 +19,7 @@ from ami.cost.module import CostModule
 from ami.memory.base import REPLAY_BUFFERS, ReplayBuffer
 from ami.memory.short_term import ShortTermMemory
 from ami.perception.base import ENCODERS
-from ami.registry import import_plugins
+from ami.registry import Registry, import_plugins
 from ami.spec import TaskSpec
 from ami.world_model.base import WORLD_MODELS, WorldModel
 
@@ -42,25 +45,34 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
     imported first so that user-registered classes are found.
     """
     import_plugins(config.imports)
-    configurator = CONFIGURATORS.get(config.configurator.name)(config, spec, **config.configurator.options)
+    configurator = instantiate(CONFIGURATORS, config.configurator.name, "configurator", config, spec, **config.configurator.options)
     settings = configurator.settings
 
     perception = config.perception
-    encoder = ENCODERS.get(perception.name)(perception, spec, **perception.options)
-    world_model = WORLD_MODELS.get(config.world_model.name)(config.world_model, spec, encoder=encoder, **config.world_model.options)
+    encoder = instantiate(ENCODERS, perception.name, "perception", perception, spec, **perception.options)
+    world_model = instantiate(
+        WORLD_MODELS, config.world_model.name, "world_model", config.world_model, spec, encoder=encoder, **config.world_model.options
+    )
 
     critic_config = config.cost.critic
-    critic = CRITICS.get(critic_config.name)(critic_config, encoder.latent_dim, spec.action_dim, **critic_config.options)
-    intrinsic = {name: (weight, INTRINSIC_COSTS.get(name)(spec)) for name, weight in config.cost.intrinsic.items()}
+    critic = instantiate(
+        CRITICS, critic_config.name, "cost.critic", critic_config, encoder.latent_dim, spec.action_dim, **critic_config.options
+    )
+    intrinsic = {
+        name: (weight, instantiate(INTRINSIC_COSTS, name, f"cost.intrinsic.{name}", spec))
+        for name, weight in config.cost.intrinsic.items()
+    }
     cost = CostModule(world_model, critic, intrinsic, config.cost.task_weight, settings.discount)
 
     policy_config, planner_config = config.actor.policy, config.actor.planner
-    policy = POLICIES.get(policy_config.name)(policy_config, spec, encoder.latent_dim, **policy_config.options)
-    planner = PLANNERS.get(planner_config.name)(planner_config, spec, **planner_config.options)
+    policy = instantiate(POLICIES, policy_config.name, "actor.policy", policy_config, spec, encoder.latent_dim, **policy_config.options)
+    planner = instantiate(PLANNERS, planner_config.name, "actor.planner", planner_config, spec, **planner_config.options)
     actor = Actor(policy, planner)
 
-    replay_class = REPLAY_BUFFERS.get(config.memory.replay)
-    replay = replay_class(settings.replay_capacity, spec.obs_dim, spec.action_dim, device, config.seed)
+    replay = instantiate(
+        REPLAY_BUFFERS, config.memory.replay, "memory.replay",
+        settings.replay_capacity, spec.obs_dim, spec.action_dim, device, config.seed,
+    )
     memory = ShortTermMemory(config.memory.context_length)
 
     world_model.to(device)
@@ -72,3 +84,20 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
         planner_config.name, config.memory.replay, device,
     )
     return Modules(configurator, world_model, cost, actor, memory, replay)
+
+
+def instantiate(registry: Registry, name: str, key: str, *args: Any, **kwargs: Any) -> Any:
+    """Build ``registry[name](*args, **kwargs)``; a config-made mismatch raises ConfigError naming ``key``.
+
+    The arguments are bound to the constructor's signature first, so an unknown entry in a
+    section's ``options`` is reported as a config error instead of a TypeError deep inside.
+    """
+    cls = registry.get(name)
+    try:
+        inspect.signature(cls).bind(*args, **kwargs)
+    except TypeError as error:
+        raise ConfigError(
+            f"invalid options for {key} = {name!r} ({cls.__module__}.{cls.__qualname__}): {error}. "
+            f"Constructor signature: {inspect.signature(cls)}"
+        ) from None
+    return cls(*args, **kwargs)

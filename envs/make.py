@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 import gymnasium as gym
+import numpy as np
 from gymnasium.wrappers import RescaleAction
 
 from ami.config.schema import EnvConfig
@@ -35,5 +36,6 @@ def make_env(config: EnvConfig, render_mode: str | None = None) -> gym.Env:
         kwargs["max_episode_steps"] = config.max_episode_steps
     env = gym.make(config.task, render_mode=render_mode, **kwargs)
     if config.normalize_actions:
-        env = RescaleAction(env, min_action=-1.0, max_action=1.0)
+        # float32 bounds: Gymnasium warns about float64 Box bounds, which Python floats would give.
+        env = RescaleAction(env, min_action=np.float32(-1.0), max_action=np.float32(1.0))
     return env

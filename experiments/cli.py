@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import logging.handlers
 import sys
 from pathlib import Path
 
@@ -54,19 +55,46 @@ def positive_int(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_buffer = configure_logging()
     try:
         if args.command == "run":
-            return command_run(args)
-        return command_eval(args)
+            return command_run(args, log_buffer)
+        return command_eval(args, log_buffer)
     except USER_ERRORS as error:
+        # Drop what the modules logged while being built: the error line is the whole output.
+        log_buffer.buffer.clear()
         print(f"ami {args.command}: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        root = logging.getLogger()
+        root.removeHandler(log_buffer)
+        root.removeHandler(log_buffer.target)
+        log_buffer.close()
 
 
-def command_run(args: argparse.Namespace) -> int:
+def configure_logging() -> logging.handlers.MemoryHandler:
+    """Log INFO to stderr, held in a buffer until the run has been validated and built."""
+    stream = logging.StreamHandler()
+    stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    buffer = logging.handlers.MemoryHandler(capacity=10_000, flushLevel=logging.CRITICAL + 1, target=stream)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(buffer)
+    return buffer
+
+
+def release_logs(buffer: logging.handlers.MemoryHandler) -> None:
+    """Write the buffered lines, then log straight to stderr (where tqdm can redirect it)."""
+    buffer.flush()
+    root = logging.getLogger()
+    root.removeHandler(buffer)
+    root.addHandler(buffer.target)
+
+
+def command_run(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:
     config = load_config(args.config, args.overrides)
     trainer = Trainer(config, show_progress=not args.quiet)  # validates everything before a folder exists
+    release_logs(log_buffer)
     run_dir = create_run_dir(config)
     print(f"run folder: {run_dir}\nTensorBoard: tensorboard --logdir {Path(config.runs_dir)}")
     with logging_redirect_tqdm():
@@ -75,11 +103,11 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_eval(args: argparse.Namespace) -> int:
+def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:
     run_dir = Path(args.run_dir)
     config_path = run_dir / "config.toml"
     if not config_path.is_file():
-        raise FileNotFoundError(f"{str(run_dir)!r} is not a run folder: {CHECKPOINT_NAME} and config.toml are missing")
+        raise FileNotFoundError(f"{str(run_dir)!r} is not a run folder: config.toml is missing; pass a folder written by `ami run`")
     config = load_config(config_path)
     if args.device is not None:
         config = dataclasses.replace(config, device=args.device)
@@ -88,6 +116,7 @@ def command_eval(args: argparse.Namespace) -> int:
     payload = load_checkpoint(run_dir / CHECKPOINT_NAME, trainer.device)
     check_checkpoint_matches(payload["metadata"], trainer)
     trainer.agent.load_state_dict(payload["state"])
+    release_logs(log_buffer)
 
     modes = ["reactive", "deliberative"] if args.mode == "both" else [args.mode]
     seed = args.seed if args.seed is not None else config.seed + EVAL_SEED_OFFSET

@@ -1,4 +1,4 @@
-"""``ami.nn.ema_update``: target <- (1 - tau) * target + tau * online; buffers are copied."""
+"""``ami.nn.ema_update``: target <- (1 - tau) * target + tau * online for parameters, copies for buffers."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ DEVICES = [
     "cpu",
     pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")),
 ]
-"""Device names for ``pytest.mark.parametrize``; the CUDA case is skipped without a GPU."""
+"""Device names for ``pytest.mark.parametrize``. The CUDA case is skipped without a GPU."""
 
 
 def tiny_spec(

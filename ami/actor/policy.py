@@ -33,7 +33,7 @@ class SquashedGaussianPolicy(Policy):
         self.register_buffer("center", (high + low) / 2)
         self.register_buffer("half_range", (high - low) / 2)
         # In float32, center - half_range can fall one ulp below low (-0.05 - 0.35 < -0.4), so
-        # forward clamps. Not persistent, so that checkpoints keep their keys.
+        # forward clamps to these bounds. They are not persistent, so checkpoints keep their keys.
         self.register_buffer("action_low", low, persistent=False)
         self.register_buffer("action_high", high, persistent=False)
         self.cost_scale = RunningScale()

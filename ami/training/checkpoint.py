@@ -48,7 +48,7 @@ def describe_load_error(error: Exception) -> str:
     """Name a ``torch.load`` error in one line, because the CLI reports input errors as one line."""
     if isinstance(error, pickle.UnpicklingError):
         # torch's text for these spans many lines and advises weights_only=False, which would
-        # let the file run code; the type name is enough.
+        # let the file run code. The type name is enough.
         return type(error).__name__
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

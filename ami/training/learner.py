@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -10,6 +13,19 @@ from ami.config.schema import TrainConfig
 from ami.cost.module import CostModule
 from ami.memory.batch import TrajectoryBatch
 from ami.world_model.base import WorldModel, WorldModelLoss
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Turn off gradients of ``module``'s parameters, restoring each one's flag on exit."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
 
 
 class Learner:
@@ -32,7 +48,9 @@ class Learner:
         lr = config.learning_rate
         groups = [{"params": other_params}, {"params": encoder_params, "lr": lr * config.encoder_lr_scale}]
         self.model_optimizer = torch.optim.Adam(groups, lr=lr)
-        self.critic_optimizer = torch.optim.Adam(cost.critic.parameters(), lr=lr)
+        # Only trainable parameters: the critic's EMA targets never get gradients.
+        critic_params = [p for p in cost.critic.parameters() if p.requires_grad]
+        self.critic_optimizer = torch.optim.Adam(critic_params, lr=lr)
         self.policy_optimizer = torch.optim.Adam(policy.parameters(), lr=lr, eps=1e-5)
 
     def update(self, batch: TrajectoryBatch) -> dict[str, torch.Tensor]:
@@ -47,12 +65,11 @@ class Learner:
         metrics.update(critic_metrics)
         metrics["critic/grad_norm"] = self._step(self.critic_optimizer, critic_loss, self.cost.critic)
 
-        # Policy: minimize the critic's cost through the frozen critic.
-        self.cost.critic.requires_grad_(False)
-        policy_loss, policy_metrics = self.policy.loss(prediction.latents.detach(), self.cost)
-        metrics.update(policy_metrics)
-        metrics["actor/grad_norm"] = self._step(self.policy_optimizer, policy_loss, self.policy)
-        self.cost.critic.requires_grad_(True)
+        # Policy: minimize the critic's cost; the critic is frozen so that only the policy learns.
+        with frozen(self.cost.critic):
+            policy_loss, policy_metrics = self.policy.loss(prediction.latents.detach(), self.cost)
+            metrics.update(policy_metrics)
+            metrics["actor/grad_norm"] = self._step(self.policy_optimizer, policy_loss, self.policy)
 
         # Targets follow the online networks.
         self.world_model.update_targets()

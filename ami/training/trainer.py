@@ -40,8 +40,8 @@ def seed_everything(seed: int) -> None:
 class Trainer:
     """Collects experience, updates the agent and evaluates both acting modes.
 
-    Building a ``Trainer`` validates the config, creates the envs and builds every module, so
-    bad input fails before a run folder exists; ``train`` then writes into a run folder.
+    Building a ``Trainer`` validates the config, creates the envs and builds every module.
+    Bad input therefore fails before a run folder exists, and only ``train`` writes to one.
     """
 
     def __init__(self, config: RunConfig, show_progress: bool = True) -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ami.build import Modules, build_modules
-from tests.tiny import LATENT_DIM, tiny_config, tiny_spec
+from tests.tiny import HORIZON, LATENT_DIM, tiny_config, tiny_spec
 
 SPEC = tiny_spec(action_low=(-0.4, -1.0), action_high=(0.3, 2.0), obs_dim=4)
 LOW = torch.tensor(SPEC.action_low)
@@ -37,7 +37,7 @@ def build(planner_name: str = "mppi") -> Modules:
 def saturate(policy: torch.nn.Module) -> None:
     """Scale the policy's output layer so that its means and stds reach far past the tanh range.
 
-    An untrained policy acts near the middle of the range; this one puts many actions, and
+    An untrained policy acts near the middle of the range. This one puts many actions, and
     the planner's policy candidates, on the bounds.
     """
     with torch.no_grad():
@@ -46,7 +46,7 @@ def saturate(policy: torch.nn.Module) -> None:
 
 
 def spread_latents(modules: Modules, batch: int = BATCH) -> torch.Tensor:
-    """Latents of large random observations; the running normalizer is still the identity."""
+    """Encode large random observations, so that the batch holds very different latents."""
     with torch.no_grad():
         return modules.world_model.encode(10 * torch.randn(batch, SPEC.obs_dim))
 
@@ -103,7 +103,7 @@ def test_planner_rolls_out_in_bounds(monkeypatch, planner_name):
     modules.actor.planner.plan(spread_latents(modules), modules.world_model, modules.cost, modules.actor.policy)
 
     actions = flat_actions(recorded)
-    assert len(recorded) == 3 * 3  # iterations * horizon calls
+    assert len(recorded) == 3 * HORIZON  # one call per iteration and horizon step
     assert count_outside(actions) == 0
     # The clamp is what keeps them inside: many candidates sit exactly on a bound.
     assert bool((actions == LOW).any())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from ami.config import load_config
 from ami.training.checkpoint import CHECKPOINT_NAME, save_checkpoint
@@ -27,7 +28,7 @@ BAD_RUN_INPUT = {
 }
 
 
-def error_lines(stderr: str) -> list[str]:
+def stderr_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip()]
 
 
@@ -43,7 +44,7 @@ def test_run_bad_input(runs_dir, capsys, override, fragment):
     exit_code = main(["run", str(DEBUG_CONFIG), "--set", f"runs_dir={runs_dir}", "--set", override, "--quiet"])
 
     captured = capsys.readouterr()
-    lines = error_lines(captured.err)
+    lines = stderr_lines(captured.err)
     assert exit_code == 2
     assert len(lines) == 1, captured.err
     assert lines[0].startswith("ami run: error: ")
@@ -57,7 +58,7 @@ def test_run_missing_config_file(runs_dir, capsys):
 
     exit_code = main(["run", str(missing), "--set", f"runs_dir={runs_dir}", "--quiet"])
 
-    lines = error_lines(capsys.readouterr().err)
+    lines = stderr_lines(capsys.readouterr().err)
     assert exit_code == 2
     assert lines == [f"ami run: error: config file not found: {str(missing)!r}; pass the path of a TOML file"]
     assert list(runs_dir.iterdir()) == []
@@ -68,7 +69,7 @@ def test_eval_missing_folder(tmp_path, capsys):
 
     exit_code = main(["eval", str(missing), "--episodes", "1"])
 
-    lines = error_lines(capsys.readouterr().err)
+    lines = stderr_lines(capsys.readouterr().err)
     assert exit_code == 2
     assert len(lines) == 1
     assert lines[0].startswith(f"ami eval: error: {str(missing)!r} is not a run folder")
@@ -84,20 +85,30 @@ def run_folder(tmp_path: Path) -> Path:
 def test_eval_missing_checkpoint(run_folder, capsys):
     exit_code = main(["eval", str(run_folder), "--episodes", "1"])
 
-    lines = error_lines(capsys.readouterr().err)
+    lines = stderr_lines(capsys.readouterr().err)
     assert exit_code == 2
     assert len(lines) == 1
     assert lines[0].startswith(f"ami eval: error: checkpoint not found: {str(run_folder / CHECKPOINT_NAME)!r}")
 
 
-def test_eval_corrupted_checkpoint(run_folder, capsys):
+# Damaged files, named after the error that torch.load raises on each (torch 2.13).
+DAMAGED_CHECKPOINTS = {
+    "index_error": b"this is not a checkpoint\n" * 10,
+    "unpickling_error": b"not a checkpoint",
+    "eof_error": b"",
+    "unpickling_error_binary": bytes(range(256)) * 8,
+}
+
+
+@pytest.mark.parametrize("content", DAMAGED_CHECKPOINTS.values(), ids=DAMAGED_CHECKPOINTS.keys())
+def test_eval_corrupted_checkpoint(run_folder, capsys, content):
     checkpoint = run_folder / CHECKPOINT_NAME
-    checkpoint.write_bytes(b"this is not a checkpoint\n" * 10)
+    checkpoint.write_bytes(content)
 
     exit_code = main(["eval", str(run_folder), "--episodes", "1"])
 
     captured = capsys.readouterr()
-    lines = error_lines(captured.err)
+    lines = stderr_lines(captured.err)
     assert exit_code == 2
     assert len(lines) == 1, captured.err
     assert lines[0].startswith(f"ami eval: error: cannot read checkpoint {str(checkpoint)!r}: it is corrupted")
@@ -114,11 +125,24 @@ def test_eval_truncated_checkpoint(run_folder, capsys):
     exit_code = main(["eval", str(run_folder), "--episodes", "1"])
 
     captured = capsys.readouterr()
-    lines = error_lines(captured.err)
+    lines = stderr_lines(captured.err)
     assert exit_code == 2
     assert len(lines) == 1, captured.err
     assert lines[0].startswith(f"ami eval: error: cannot read checkpoint {str(checkpoint)!r}: it is corrupted")
     assert captured.out == ""
+
+
+def test_eval_checkpoint_of_unknown_format(run_folder, capsys):
+    checkpoint = run_folder / CHECKPOINT_NAME
+    torch.save([1, 2, 3], checkpoint)
+
+    exit_code = main(["eval", str(run_folder), "--episodes", "1"])
+
+    lines = stderr_lines(capsys.readouterr().err)
+    assert exit_code == 2
+    assert lines == [
+        f"ami eval: error: checkpoint {str(checkpoint)!r} has an unknown format; expected format version 1"
+    ]
 
 
 def test_eval_checkpoint_of_other_task(run_folder, capsys):
@@ -128,7 +152,7 @@ def test_eval_checkpoint_of_other_task(run_folder, capsys):
 
     exit_code = main(["eval", str(run_folder), "--episodes", "1"])
 
-    lines = error_lines(capsys.readouterr().err)
+    lines = stderr_lines(capsys.readouterr().err)
     assert exit_code == 2
     assert lines == [
         "ami eval: error: checkpoint was written for task='Hopper-v5' but the run config gives 'InvertedPendulum-v5'"

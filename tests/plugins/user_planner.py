@@ -15,7 +15,7 @@ from ami.actor import PLANNERS, Planner, PlanResult
 class RandomShootingPlanner(Planner):
     """Scores uniform random action sequences and executes the first action of the cheapest.
 
-    ``num_sequences`` comes from ``actor.planner.options``; ``calls`` counts ``plan`` calls.
+    ``num_sequences`` comes from ``actor.planner.options``, and ``calls`` counts ``plan`` calls.
     """
 
     def __init__(self, config, spec, num_sequences: int = 64) -> None:
