@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -10,6 +12,7 @@ import torch
 from agents.base import Agent
 from ami.build import build_modules
 from ami.config.schema import Mode, RunConfig
+from ami.memory.short_term import ShortTermMemory
 from ami.spec import TaskSpec
 from ami.training.learner import Learner
 
@@ -38,6 +41,16 @@ class AMIAgent(Agent):
 
     def reset(self) -> None:
         self.modules.memory.reset()
+
+    @contextmanager
+    def separate_memory(self) -> Iterator[None]:
+        """Act with a fresh short-term memory, then restore the one of the interrupted episode."""
+        saved = self.modules.memory
+        self.modules.memory = ShortTermMemory(self.config.memory.context_length)
+        try:
+            yield
+        finally:
+            self.modules.memory = saved
 
     def act(self, obs: np.ndarray, deterministic: bool = False, mode: Mode | None = None) -> np.ndarray:
         """Encode ``obs``, remember it, and act in ``mode`` (the configured mode when None)."""

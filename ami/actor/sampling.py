@@ -32,6 +32,13 @@ class SamplingPlanner(Planner):
         self.action_high = torch.tensor(spec.action_high)
         validate_planner_config(config, self.num_policy_samples)
 
+    def _bounds(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Action bounds on ``device``, moved there once so that planning copies nothing from the host."""
+        if self.action_low.device != device:
+            self.action_low = self.action_low.to(device)
+            self.action_high = self.action_high.to(device)
+        return self.action_low, self.action_high
+
     @abstractmethod
     def refit(
         self, elite_actions: torch.Tensor, elite_costs: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
@@ -54,7 +61,7 @@ class SamplingPlanner(Planner):
     ) -> PlanResult:
         config = self.config
         batch, latent_dim = latent.shape
-        low, high = self.action_low.to(latent.device), self.action_high.to(latent.device)
+        low, high = self._bounds(latent.device)
         half_range = (high - low) / 2
         min_std, max_std = config.min_std * half_range, config.max_std * half_range
 

@@ -36,8 +36,14 @@ def evaluate(agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed: int
     """Run ``episodes`` deterministic episodes; episode ``i`` starts from ``reset(seed=seed + i)``.
 
     The same seeds in every evaluation and for every mode make the modes comparable state by
-    state. The agent's short-term memory is reset before each episode.
+    state. Evaluation uses its own short-term memory, reset before each episode, so a training
+    episode that it interrupts keeps its context and warm start.
     """
+    with agent.separate_memory():
+        return run_episodes(agent, env, mode, episodes, seed)
+
+
+def run_episodes(agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed: int) -> EvalResult:
     returns, lengths = [], []
     acting_seconds, num_actions = 0.0, 0
     for episode in range(episodes):
@@ -55,5 +61,4 @@ def evaluate(agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed: int
             done = terminated or truncated
         returns.append(episode_return)
         lengths.append(length)
-    agent.reset()
     return EvalResult(mode, tuple(returns), tuple(lengths), 1000 * acting_seconds / max(num_actions, 1))
