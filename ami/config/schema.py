@@ -173,6 +173,8 @@ class RunConfig:
     device: str = "auto"
     """``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``."""
     runs_dir: str = "runs"
+    num_threads: int = 0
+    """CPU threads of PyTorch; 0 keeps PyTorch's default (one per core). Set 1 when several runs share the cores."""
     imports: tuple[str, ...] = ()
     """Modules imported before the modules are built, so that user-registered classes exist."""
     env: EnvConfig = field(default_factory=EnvConfig)

@@ -22,6 +22,8 @@ def validate_config(config: RunConfig) -> None:
         "perception.latent_dim": config.perception.latent_dim,
         "cost.critic.num_critics": config.cost.critic.num_critics,
     }
+    if config.num_threads < 0:
+        raise ConfigError(f"invalid value {config.num_threads!r} for 'num_threads'; it must be >= 0 (0 keeps PyTorch's default)")
     if memory.capacity != "auto":
         positive["memory.capacity"] = memory.capacity
     for key, value in positive.items():

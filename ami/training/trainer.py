@@ -49,6 +49,8 @@ class Trainer:
         self.config = config
         self.show_progress = show_progress
         self.device = resolve_device(config.device)
+        if config.num_threads > 0:
+            torch.set_num_threads(config.num_threads)
         seed_everything(config.seed)
 
         self.env = make_env(config.env)
