@@ -91,6 +91,9 @@ def effective_rank(latents: torch.Tensor) -> torch.Tensor:
     exp(H(p)) with p the normalized singular values of the centered batch
     (Roy & Vetterli, 2007); ranges from 1 (collapsed) to ``latent_dim``.
     """
+    if not torch.isfinite(latents).all():
+        # SVD raises on non-finite input; the loss check of the trainer reports the divergence.
+        return latents.new_tensor(float("nan"))
     centered = latents - latents.mean(dim=0, keepdim=True)
     singular_values = torch.linalg.svdvals(centered.float())
     p = singular_values / singular_values.sum().clamp_min(1e-12)

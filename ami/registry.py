@@ -83,6 +83,8 @@ class Registry(Generic[T]):
 def import_plugins(module_names: Iterable[str]) -> None:
     """Import user modules so that the classes they register become available."""
     for module_name in module_names:
+        if not module_name.strip():
+            raise ImportError("`imports` contains an empty module name; list modules as dotted paths, e.g. \"my_lab.planners\"")
         try:
             importlib.import_module(module_name)
         except ImportError as error:

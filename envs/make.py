@@ -35,6 +35,12 @@ def make_env(config: EnvConfig, render_mode: str | None = None) -> gym.Env:
     if config.max_episode_steps > 0:
         kwargs["max_episode_steps"] = config.max_episode_steps
     env = gym.make(config.task, render_mode=render_mode, **kwargs)
+    if not isinstance(env.action_space, gym.spaces.Box):
+        env.close()
+        raise ValueError(
+            f"task {config.task!r} has action space {env.action_space}; the agents need a continuous "
+            "Box action space, as in the MuJoCo tasks"
+        )
     if config.normalize_actions:
         # float32 bounds: Gymnasium warns about float64 Box bounds, which Python floats would give.
         env = RescaleAction(env, min_action=np.float32(-1.0), max_action=np.float32(1.0))

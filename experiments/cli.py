@@ -8,8 +8,11 @@ import json
 import logging
 import logging.handlers
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import gymnasium as gym
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ami.config.loader import ConfigError, load_config
@@ -21,12 +24,14 @@ from ami.training.trainer import EVAL_SEED_OFFSET, Trainer
 
 logger = logging.getLogger("ami")
 
-USER_ERRORS = (ConfigError, RegistryError, CheckpointError, ValueError, ImportError, FileNotFoundError)
-"""Errors caused by input, reported as one line without a traceback."""
+USER_ERRORS = (ConfigError, RegistryError, CheckpointError, ValueError, ImportError, OSError, gym.error.Error)
+"""Errors that setup steps raise on bad input; reported as one line without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ami", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="ami", description="Train and evaluate the AMI agent on MuJoCo tasks. Runs are written under runs_dir."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="train the AMI agent on a task and write a new run folder")
@@ -41,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.add_argument("run_dir", help="run folder written by `ami run`")
     evaluate_cmd.add_argument("--mode", choices=["reactive", "deliberative", "both"], default="both")
     evaluate_cmd.add_argument("--episodes", type=positive_int, default=10, help="episodes per mode (default 10)")
-    evaluate_cmd.add_argument("--seed", type=int, default=None, help="first episode seed (default: the run's evaluation seed)")
+    evaluate_cmd.add_argument(
+        "--seed", type=non_negative_int, default=None, help="seed of the first episode (default: the run's evaluation seed)"
+    )
     evaluate_cmd.add_argument("--device", default=None, help="override the run's device, e.g. cpu")
     return parser
 
@@ -53,6 +60,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     log_buffer = configure_logging()
@@ -60,16 +74,32 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return command_run(args, log_buffer)
         return command_eval(args, log_buffer)
-    except USER_ERRORS as error:
-        # Drop what the modules logged while being built: the error line is the whole output.
-        log_buffer.buffer.clear()
-        print(f"ami {args.command}: error: {error}", file=sys.stderr)
-        return 2
     finally:
         root = logging.getLogger()
         root.removeHandler(log_buffer)
         root.removeHandler(log_buffer.target)
         log_buffer.close()
+
+
+class InputError(Exception):
+    """A setup step failed because of the user's input; reported as one line, exit code 2."""
+
+
+@contextmanager
+def reported_as_input_error(command: str, log_buffer: logging.handlers.MemoryHandler) -> Iterator[None]:
+    """Turn the input errors raised inside the block into one line on stderr.
+
+    Only setup steps (loading configs, building modules, reading checkpoints) run inside this
+    block. Errors raised later, while training, keep their traceback because they are bugs or
+    divergence, not bad input.
+    """
+    try:
+        yield
+    except USER_ERRORS as error:
+        # Drop what the modules logged while being built: the error line is the whole output.
+        log_buffer.buffer.clear()
+        print(f"ami {command}: error: {error}", file=sys.stderr)
+        raise InputError from None
 
 
 def configure_logging() -> logging.handlers.MemoryHandler:
@@ -92,18 +122,42 @@ def release_logs(buffer: logging.handlers.MemoryHandler) -> None:
 
 
 def command_run(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:
-    config = load_config(args.config, args.overrides)
-    trainer = Trainer(config, show_progress=not args.quiet)  # validates everything before a folder exists
+    try:
+        with reported_as_input_error("run", log_buffer):
+            config = load_config(args.config, args.overrides)
+            trainer = Trainer(config, show_progress=not args.quiet)  # validates everything before a folder exists
+            run_dir = create_run_dir(config)
+    except InputError:
+        return 2
+
     release_logs(log_buffer)
-    run_dir = create_run_dir(config)
     print(f"run folder: {run_dir}\nTensorBoard: tensorboard --logdir {Path(config.runs_dir)}")
     with logging_redirect_tqdm():
         summary = trainer.train(run_dir)
     print(json.dumps(summary["eval"], indent=2))
-    return 0
+    return 130 if summary["interrupted"] else 0
 
 
 def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:
+    try:
+        with reported_as_input_error("eval", log_buffer):
+            trainer, metadata = load_run(args)
+    except InputError:
+        return 2
+
+    release_logs(log_buffer)
+    modes = ["reactive", "deliberative"] if args.mode == "both" else [args.mode]
+    seed = args.seed if args.seed is not None else trainer.config.seed + EVAL_SEED_OFFSET
+    results = {}
+    for mode in modes:
+        result = evaluate(trainer.agent, trainer.eval_env, mode, args.episodes, seed)
+        results[mode] = {"mean_return": result.mean_return, "std_return": result.std_return, "ms_per_action": result.ms_per_action}
+    print(json.dumps({"run_dir": args.run_dir, "step": metadata["step"], "eval": results}, indent=2))
+    return 0
+
+
+def load_run(args: argparse.Namespace) -> tuple[Trainer, dict]:
+    """Rebuild a run's agent from its ``config.toml`` and load its checkpoint."""
     run_dir = Path(args.run_dir)
     config_path = run_dir / "config.toml"
     if not config_path.is_file():
@@ -115,24 +169,27 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
     trainer = Trainer(config, show_progress=False)
     payload = load_checkpoint(run_dir / CHECKPOINT_NAME, trainer.device)
     check_checkpoint_matches(payload["metadata"], trainer)
-    trainer.agent.load_state_dict(payload["state"])
-    release_logs(log_buffer)
-
-    modes = ["reactive", "deliberative"] if args.mode == "both" else [args.mode]
-    seed = args.seed if args.seed is not None else config.seed + EVAL_SEED_OFFSET
-    results = {}
-    for mode in modes:
-        result = evaluate(trainer.agent, trainer.eval_env, mode, args.episodes, seed)
-        results[mode] = {"mean_return": result.mean_return, "std_return": result.std_return, "ms_per_action": result.ms_per_action}
-    print(json.dumps({"run_dir": str(run_dir), "step": payload["metadata"]["step"], "eval": results}, indent=2))
-    return 0
+    try:
+        trainer.agent.load_state_dict(payload["state"])
+    except (RuntimeError, KeyError) as error:
+        # PyTorch's message starts with a header line; the next line names the first mismatch.
+        lines = [line.strip() for line in str(error).strip().splitlines()]
+        mismatch = lines[1] if len(lines) > 1 else lines[0]
+        raise CheckpointError(
+            f"checkpoint {str(run_dir / CHECKPOINT_NAME)!r} does not fit the modules of {str(config_path)!r} "
+            f"({mismatch}); was config.toml edited after the run? Restore the sizes the run was trained with"
+        ) from None
+    return trainer, payload["metadata"]
 
 
 def check_checkpoint_matches(metadata: dict, trainer: Trainer) -> None:
     expected = {"task": trainer.spec.task, "obs_dim": trainer.spec.obs_dim, "action_dim": trainer.spec.action_dim}
     for key, value in expected.items():
         if metadata.get(key) != value:
-            raise CheckpointError(f"checkpoint was written for {key}={metadata.get(key)!r} but the run config gives {value!r}")
+            raise CheckpointError(
+                f"checkpoint was written for {key}={metadata.get(key)!r} but the run config gives {value!r}; "
+                "evaluate each checkpoint with the config.toml of its own run folder"
+            )
 
 
 if __name__ == "__main__":

@@ -41,13 +41,15 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config path {str(path)!r} is a folder; pass the path of a TOML file")
     if not path.is_file():
         raise ConfigError(f"config file not found: {str(path)!r}; pass the path of a TOML file")
     try:
         with path.open("rb") as file:
             return tomllib.load(file)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {error}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"config file {str(path)!r} is not valid UTF-8 TOML: {error}") from None
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:
@@ -149,7 +151,11 @@ def convert_scalar(value: Any, hint: type, path: str) -> Any:
     if hint is int and isinstance(value, bool):
         raise ConfigError(f"invalid value {value!r} for {path!r}; expected an integer")
     if not isinstance(value, hint):
-        raise ConfigError(f"invalid value {value!r} for {path!r}; expected {describe((hint,))}")
+        hint_text = ""
+        if hint is str:
+            # TOML reads 123, true or 2024-01-01 as non-strings; quoting keeps them as text.
+            hint_text = f"; quote it to pass it as text, e.g. {path.split('.')[-1]} = \"{value}\""
+        raise ConfigError(f"invalid value {value!r} for {path!r}; expected {describe((hint,))}{hint_text}")
     return value
 
 

@@ -140,7 +140,7 @@ class ConfiguratorConfig:
     name: str = "fixed"
     """Registered configurator class (``ami.configurator.CONFIGURATORS``)."""
     mode: Mode = "deliberative"
-    """Mode used to act while training; evaluation always runs both modes."""
+    """Mode used to act while training; evaluation runs the modes of ``train.eval_modes``."""
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -168,7 +168,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class RunConfig:
     name: str = ""
-    """Run name; the run folder is ``runs_dir/<task>/<name or task>-<time>-s<seed>``."""
+    """Run name; the run folder is ``runs_dir/<task>/<name, or "ami" when empty>-<date>-<time>-s<seed>``."""
     seed: int = 0
     device: str = "auto"
     """``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``."""

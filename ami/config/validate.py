@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 from ami.config.loader import ConfigError
 from ami.config.schema import RunConfig
+
+
+MAX_SEED = 2**32 - 1
+"""Largest seed that NumPy and Gymnasium accept."""
 
 
 def validate_config(config: RunConfig) -> None:
     """Raise ConfigError naming the first field whose value is out of range."""
     train, world_model, memory = config.train, config.world_model, config.memory
+    if not 0 <= config.seed <= MAX_SEED:
+        raise ConfigError(f"invalid value {config.seed!r} for 'seed'; it must be between 0 and 2**32 - 1")
+    if not config.runs_dir.strip():
+        raise ConfigError("'runs_dir' is empty; give the folder that collects run folders, e.g. runs_dir = \"runs\"")
     positive = {
         "train.total_steps": train.total_steps,
         "train.eval_every": train.eval_every,
@@ -16,6 +26,7 @@ def validate_config(config: RunConfig) -> None:
         "train.log_every": train.log_every,
         "train.updates_per_step": train.updates_per_step,
         "train.learning_rate": train.learning_rate,
+        "train.encoder_lr_scale": train.encoder_lr_scale,
         "train.grad_clip_norm": train.grad_clip_norm,
         "memory.batch_size": memory.batch_size,
         "world_model.horizon": world_model.horizon,
@@ -27,8 +38,9 @@ def validate_config(config: RunConfig) -> None:
     if memory.capacity != "auto":
         positive["memory.capacity"] = memory.capacity
     for key, value in positive.items():
-        if value <= 0:
-            raise ConfigError(f"invalid value {value!r} for {key!r}; it must be positive")
+        # "not value > 0" also rejects NaN.
+        if not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"invalid value {value!r} for {key!r}; it must be a positive, finite number")
 
     for key, dims in {
         "perception.hidden_dims": config.perception.hidden_dims,
@@ -55,6 +67,22 @@ def validate_config(config: RunConfig) -> None:
             f"invalid value {train.seed_steps!r} for 'train.seed_steps'; it must be at least "
             f"world_model.horizon={world_model.horizon} so that the first update can sample a sub-trajectory"
         )
+    if train.seed_steps > train.total_steps:
+        raise ConfigError(
+            f"invalid value {train.seed_steps!r} for 'train.seed_steps'; it exceeds train.total_steps="
+            f"{train.total_steps}, so the agent would never be updated"
+        )
+    if memory.capacity != "auto" and memory.capacity < world_model.horizon:
+        raise ConfigError(
+            f"invalid value {memory.capacity!r} for 'memory.capacity'; it must hold at least "
+            f"world_model.horizon={world_model.horizon} steps to sample one sub-trajectory"
+        )
+    if config.env.max_episode_steps < 0:
+        raise ConfigError(
+            f"invalid value {config.env.max_episode_steps!r} for 'env.max_episode_steps'; use a positive limit, or 0 for the task's own"
+        )
+    if len(set(train.eval_modes)) != len(train.eval_modes):
+        raise ConfigError(f"'train.eval_modes' lists a mode twice: {list(train.eval_modes)!r}")
     if train.pretrain_updates != "auto" and train.pretrain_updates < 0:
         raise ConfigError(f"invalid value {train.pretrain_updates!r} for 'train.pretrain_updates'; it must be >= 0 or 'auto'")
     if not train.eval_modes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from ami.memory.base import REPLAY_BUFFERS, ReplayBuffer
@@ -22,6 +24,7 @@ class TrajectoryReplay(ReplayBuffer):
             raise ValueError(f"replay capacity must be positive, got {capacity}")
         self.capacity = capacity
         self.device = torch.device(device)
+        check_fits_in_memory(self.estimate_bytes(capacity, obs_dim, action_dim), self.device)
         self.obs = torch.zeros(capacity, obs_dim, device=self.device)
         self.next_obs = torch.zeros(capacity, obs_dim, device=self.device)
         self.actions = torch.zeros(capacity, action_dim, device=self.device)
@@ -35,6 +38,11 @@ class TrajectoryReplay(ReplayBuffer):
 
     def __len__(self) -> int:
         return self.size
+
+    @staticmethod
+    def estimate_bytes(capacity: int, obs_dim: int, action_dim: int) -> int:
+        """Memory of the stored tensors: two observations, an action and three scalars per step, float32."""
+        return 4 * capacity * (2 * obs_dim + action_dim + 3)
 
     def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         num_envs = obs.shape[0]
@@ -81,3 +89,16 @@ class TrajectoryReplay(ReplayBuffer):
         # Count from the oldest stored step, which sits at ``position`` once the buffer is full.
         oldest = self.position if self.size == self.capacity else 0
         return (oldest + offsets) % self.capacity
+
+
+def check_fits_in_memory(num_bytes: int, device: torch.device) -> None:
+    """Raise ValueError, with the figures, if ``num_bytes`` exceed the device's total memory."""
+    if device.type == "cuda":
+        available = torch.cuda.get_device_properties(device).total_memory
+    else:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if num_bytes > available:
+        raise ValueError(
+            f"the replay buffer needs {num_bytes / 2**30:.1f} GiB but {device} has {available / 2**30:.1f} GiB; "
+            "lower memory.capacity (by default it equals train.total_steps)"
+        )

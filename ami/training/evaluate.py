@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from agents.ami_agent import AMIAgent
 from ami.config.schema import Mode
@@ -38,8 +39,13 @@ def evaluate(agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed: int
     The same seeds in every evaluation and for every mode make the modes comparable state by
     state. Evaluation uses its own short-term memory, reset before each episode, so a training
     episode that it interrupts keeps its context and warm start.
+
+    The planner's sampling noise is drawn from a random state seeded with ``seed`` and forked from
+    the global one, so evaluation is reproducible and leaves the training random stream as it was.
     """
-    with agent.separate_memory():
+    devices = [agent.device] if agent.device.type == "cuda" else []
+    with agent.separate_memory(), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
         return run_episodes(agent, env, mode, episodes, seed)
 
 

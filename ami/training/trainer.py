@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 from collections import deque
@@ -35,6 +36,23 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+class TrainingDivergedError(RuntimeError):
+    """A training loss became NaN or infinite."""
+
+
+LOSS_TAGS = ("world_model/loss", "critic/loss", "actor/policy_loss")
+
+
+def check_finite(metrics: dict[str, float], step: int) -> None:
+    """Raise TrainingDivergedError if a logged loss is NaN or infinite."""
+    for tag in LOSS_TAGS:
+        if tag in metrics and not math.isfinite(metrics[tag]):
+            raise TrainingDivergedError(
+                f"{tag} is {metrics[tag]} at step {step}: training diverged. Lower train.learning_rate "
+                "or train.grad_clip_norm, and check the task's observations for non-finite values"
+            )
 
 
 class Trainer:
@@ -78,6 +96,7 @@ class Trainer:
         self.env.action_space.seed(config.seed)
         episode_return = 0.0
         progress = tqdm(total=config.train.total_steps, disable=not self.show_progress, unit="step", dynamic_ncols=True)
+        interrupted = False
         try:
             while self.step < config.train.total_steps:
                 obs, episode_return = self._collect_step(obs, episode_return)
@@ -88,10 +107,14 @@ class Trainer:
                 if self.episode_returns:
                     elapsed = time.perf_counter() - start
                     progress.set_postfix(ret=f"{self.episode_returns[-1]:.1f}", sps=f"{self.step / elapsed:.0f}", refresh=False)
+        except KeyboardInterrupt:
+            # Keep what was learned: the checkpoint and summary below are written as at the end.
+            interrupted = True
+            logger.warning("interrupted at step %d; saving the checkpoint and summary of the run so far", self.step)
         finally:
             progress.close()
 
-        summary = self._finish(time.perf_counter() - start)
+        summary = self._finish(time.perf_counter() - start, interrupted)
         self.metrics.close()
         return summary
 
@@ -142,7 +165,7 @@ class Trainer:
                 values["rollout/ep_rew_mean"] = float(np.mean(self.episode_returns))
             values["configurator/deliberative_share"] = self.agent.configurator.deliberative_share()
             self.metrics.scalars(values, self.step)
-            self.metrics.write_accumulated(self.step)
+            check_finite(self.metrics.write_accumulated(self.step), self.step)
         if self.step % train.eval_every == 0 or self.step == train.total_steps:
             self._evaluate()
             self.metrics.flush()
@@ -163,7 +186,7 @@ class Trainer:
             )
             logger.info("step %d: eval %s return %.1f +- %.1f (%.2f ms per action)", self.step, mode, result.mean_return, result.std_return, result.ms_per_action)
 
-    def _finish(self, wall_seconds: float) -> dict:
+    def _finish(self, wall_seconds: float, interrupted: bool) -> dict:
         """Save the checkpoint and ``summary.json``; return the summary."""
         metadata = {"task": self.config.env.task, "step": self.step, "obs_dim": self.spec.obs_dim, "action_dim": self.spec.action_dim}
         save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.agent.state_dict(), metadata)
@@ -172,6 +195,7 @@ class Trainer:
             "task": self.config.env.task,
             "seed": self.config.seed,
             "env_steps": self.step,
+            "interrupted": interrupted,
             "wall_seconds": wall_seconds,
             "ms_per_step_acting": 1000 * self.plan_seconds / acting_steps,
             "ms_per_step_updating": 1000 * self.update_seconds / acting_steps,

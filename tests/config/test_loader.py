@@ -65,7 +65,7 @@ def test_bool_for_integer():
 def test_number_for_string():
     message = config_error({"env": {"task": 5}})
 
-    assert message == "invalid value 5 for 'env.task'; expected a string"
+    assert message == "invalid value 5 for 'env.task'; expected a string; quote it to pass it as text, e.g. task = \"5\""
 
 
 def test_wrong_list_item_type():
@@ -244,7 +244,7 @@ def test_invalid_toml(tmp_path):
     with pytest.raises(ConfigError) as raised:
         load_config(path)
 
-    assert f"config file {str(path)!r} is not valid TOML" in str(raised.value)
+    assert f"config file {str(path)!r} is not valid UTF-8 TOML" in str(raised.value)
 
 
 def test_debug_config_values():

@@ -12,23 +12,23 @@ from tests.tiny import DEBUG_CONFIG
 RANGE_ERRORS = {
     "total_steps_zero": (
         ["train.total_steps=0"],
-        "invalid value 0 for 'train.total_steps'; it must be positive",
+        "invalid value 0 for 'train.total_steps'; it must be a positive, finite number",
     ),
     "learning_rate_negative": (
         ["train.learning_rate=-0.001"],
-        "invalid value -0.001 for 'train.learning_rate'; it must be positive",
+        "invalid value -0.001 for 'train.learning_rate'; it must be a positive, finite number",
     ),
     "batch_size_zero": (
         ["memory.batch_size=0"],
-        "invalid value 0 for 'memory.batch_size'; it must be positive",
+        "invalid value 0 for 'memory.batch_size'; it must be a positive, finite number",
     ),
     "capacity_zero": (
         ["memory.capacity=0"],
-        "invalid value 0 for 'memory.capacity'; it must be positive",
+        "invalid value 0 for 'memory.capacity'; it must be a positive, finite number",
     ),
     "num_critics_zero": (
         ["cost.critic.num_critics=0"],
-        "invalid value 0 for 'cost.critic.num_critics'; it must be positive",
+        "invalid value 0 for 'cost.critic.num_critics'; it must be a positive, finite number",
     ),
     "hidden_layer_zero": (
         ["world_model.hidden_dims=[32, 0]"],
@@ -58,6 +58,38 @@ RANGE_ERRORS = {
     "eval_modes_empty": (
         ["train.eval_modes=[]"],
         "'train.eval_modes' is empty; list at least one of 'reactive', 'deliberative'",
+    ),
+    "seed_negative": (
+        ["seed=-1"],
+        "invalid value -1 for 'seed'; it must be between 0 and 2**32 - 1",
+    ),
+    "learning_rate_nan": (
+        ["train.learning_rate=nan"],
+        "invalid value nan for 'train.learning_rate'; it must be a positive, finite number",
+    ),
+    "encoder_lr_scale_negative": (
+        ["train.encoder_lr_scale=-1.0"],
+        "invalid value -1.0 for 'train.encoder_lr_scale'; it must be a positive, finite number",
+    ),
+    "seed_steps_above_total": (
+        ["train.total_steps=300", "train.seed_steps=1000"],
+        "invalid value 1000 for 'train.seed_steps'; it exceeds train.total_steps=300, so the agent would never be updated",
+    ),
+    "capacity_below_horizon": (
+        ["memory.capacity=2", "world_model.horizon=3"],
+        "invalid value 2 for 'memory.capacity'; it must hold at least world_model.horizon=3 steps to sample one sub-trajectory",
+    ),
+    "max_episode_steps_negative": (
+        ["env.max_episode_steps=-5"],
+        "invalid value -5 for 'env.max_episode_steps'; use a positive limit, or 0 for the task's own",
+    ),
+    "eval_modes_repeated": (
+        ['train.eval_modes=["reactive", "reactive"]'],
+        "'train.eval_modes' lists a mode twice: ['reactive', 'reactive']",
+    ),
+    "runs_dir_empty": (
+        ['runs_dir=""'],
+        "'runs_dir' is empty; give the folder that collects run folders, e.g. runs_dir = \"runs\"",
     ),
     "log_std_range_inverted": (
         ["actor.policy.log_std_min=3.0"],

@@ -25,6 +25,9 @@ BAD_RUN_INPUT = {
     "invalid_choice": ("configurator.mode=planning", "invalid value 'planning' for 'configurator.mode'"),
     "out_of_range": ("train.total_steps=0", "invalid value 0 for 'train.total_steps'"),
     "missing_plugin": ('imports=["tests.plugins.missing_module"]', "'tests.plugins.missing_module'"),
+    "discrete_task": ("env.task=CartPole-v1", "continuous Box action space"),
+    "replay_too_large": ("train.total_steps=10_000_000_000_000", "lower memory.capacity"),
+    "runs_dir_is_a_file": ("runs_dir=" + __file__, "Not a directory"),
 }
 
 
@@ -155,5 +158,6 @@ def test_eval_checkpoint_of_other_task(run_folder, capsys):
     lines = stderr_lines(capsys.readouterr().err)
     assert exit_code == 2
     assert lines == [
-        "ami eval: error: checkpoint was written for task='Hopper-v5' but the run config gives 'InvertedPendulum-v5'"
+        "ami eval: error: checkpoint was written for task='Hopper-v5' but the run config gives 'InvertedPendulum-v5'; "
+        "evaluate each checkpoint with the config.toml of its own run folder"
     ]
