@@ -93,7 +93,6 @@ class Trainer:
 
         start = time.perf_counter()
         obs, _ = self.env.reset(seed=config.seed)
-        self.env.action_space.seed(config.seed)
         episode_return = 0.0
         progress = tqdm(total=config.train.total_steps, disable=not self.show_progress, unit="step", dynamic_ncols=True)
         interrupted = False
