@@ -152,7 +152,8 @@ class Trainer:
         else:
             num_updates = train.updates_per_step
         start = time.perf_counter()
-        for _ in range(num_updates):
+        show_updates = self.show_progress and num_updates > train.updates_per_step
+        for _ in tqdm(range(num_updates), desc="pretraining", unit="update", leave=False, disable=not show_updates):
             self.metrics.accumulate(self.agent.update())
         self.update_seconds += time.perf_counter() - start
 
