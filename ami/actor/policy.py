@@ -66,9 +66,9 @@ class SquashedGaussianPolicy(Policy):
         because the latents are detached and every one is a valid state to act from.
         """
         # NOTE: on InvertedPendulum-v5 this policy's evaluation return fell from 1000 to about 100
-        # after it had learned the task, in 2 of the 5 runs that passed 6,000 env steps, and recovered
-        # in one of them. The causes
-        # (a flat critic on a replay of balanced states, a too small entropy_coef) are untested.
+        # after it had learned the task, in 2 of the 5 runs that passed 6,000 env steps, and
+        # recovered in one of them. The causes (a flat critic on a replay of balanced states, a
+        # too small entropy_coef) are untested.
         actions, log_prob = self(latents)
         cost_to_go = cost.critic.cost_to_go(latents, actions)  # (H + 1, batch)
         self.cost_scale.update(cost_to_go)
