@@ -19,7 +19,7 @@ class SamplingPlanner(Planner):
     Each iteration draws ``num_samples`` candidates per state: a share from the policy (rolled
     out once, in the first iteration) and the rest from the Gaussian, clamped to the action
     bounds. All candidates of all states are rolled out together, one world-model call per
-    horizon step on a batch of ``num_samples * batch`` latents. Subclasses only say how the
+    horizon step on a batch of ``num_samples * batch`` latents. Subclasses only define how the
     elites refit the Gaussian.
 
     Internal layout: candidates ``(horizon, num_samples, batch, action_dim)``, policy samples first.

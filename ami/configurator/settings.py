@@ -1,4 +1,4 @@
-"""Settings the configurator derives from the task where the config says ``auto``."""
+"""Settings that the configurator derives from the task for config fields set to ``auto``."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ class ModuleSettings:
 
 
 def heuristic_discount(episode_length: int) -> float:
-    """Discount whose horizon 1 / (1 - discount) is a fifth of the episode, clipped to [0.95, 0.99].
+    """Return the discount whose horizon 1 / (1 - discount) is a fifth of the episode, clipped to [0.95, 0.99].
 
-    The rule is TD-MPC2's (Hansen et al., 2024, appendix); the upper clip is tighter than its
-    0.995 because unscaled MuJoCo returns over 200 steps already span thousands.
+    The rule is TD-MPC2's (Hansen et al., 2024, appendix). Its upper clip is 0.995; ours is
+    tighter because unscaled MuJoCo returns over 200 steps already span thousands.
     """
     fifth = episode_length / 5
     return float(min(max((fifth - 1) / fifth, MIN_DISCOUNT), MAX_DISCOUNT))

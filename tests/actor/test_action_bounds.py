@@ -46,7 +46,7 @@ def saturate(policy: torch.nn.Module) -> None:
 
 
 def spread_latents(modules: Modules, batch: int = BATCH) -> torch.Tensor:
-    """Encode large random observations, so that the batch holds very different latents."""
+    """Encode large random observations, so that the batch contains very different latents."""
     with torch.no_grad():
         return modules.world_model.encode(10 * torch.randn(batch, SPEC.obs_dim))
 
