@@ -82,6 +82,7 @@ class AMIAgent(Agent):
         return self.learner.update(batch)
 
     def state_dict(self) -> dict:
+        """Trained modules (EMA targets and normalizer statistics included) and optimizer states."""
         modules = self.modules
         return {
             "world_model": modules.world_model.state_dict(),
@@ -96,3 +97,18 @@ class AMIAgent(Agent):
         modules.cost.load_state_dict(state["cost"])
         modules.actor.load_state_dict(state["actor"])
         self.learner.load_state_dict(state["learner"])
+
+    def memory_state_dict(self) -> dict:
+        """What the agent remembers beyond its weights: replay, short-term memory and mode counts."""
+        modules = self.modules
+        return {
+            "replay": modules.replay.state_dict(),
+            "short_term": modules.memory.state_dict(),
+            "configurator": modules.configurator.state_dict(),
+        }
+
+    def load_memory_state_dict(self, state: dict) -> None:
+        modules = self.modules
+        modules.replay.load_state_dict(state["replay"])
+        modules.memory.load_state_dict(state["short_term"], self.device)
+        modules.configurator.load_state_dict(state["configurator"])

@@ -45,18 +45,18 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
     imported first so that user-registered classes are found.
     """
     import_plugins(config.imports)
-    configurator = instantiate(CONFIGURATORS, config.configurator.name, "configurator", config, spec, **config.configurator.options)
+    configurator = instantiate(CONFIGURATORS, config.configurator.name, "configurator.name", config, spec, **config.configurator.options)
     settings = configurator.settings
 
     perception = config.perception
-    encoder = instantiate(ENCODERS, perception.name, "perception", perception, spec, **perception.options)
+    encoder = instantiate(ENCODERS, perception.name, "perception.name", perception, spec, **perception.options)
     world_model = instantiate(
-        WORLD_MODELS, config.world_model.name, "world_model", config.world_model, spec, encoder=encoder, **config.world_model.options
+        WORLD_MODELS, config.world_model.name, "world_model.name", config.world_model, spec, encoder=encoder, **config.world_model.options
     )
 
     critic_config = config.cost.critic
     critic = instantiate(
-        CRITICS, critic_config.name, "cost.critic", critic_config, encoder.latent_dim, spec.action_dim, **critic_config.options
+        CRITICS, critic_config.name, "cost.critic.name", critic_config, encoder.latent_dim, spec.action_dim, **critic_config.options
     )
     intrinsic = {
         name: (weight, instantiate(INTRINSIC_COSTS, name, f"cost.intrinsic.{name}", spec))
@@ -65,8 +65,8 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
     cost = CostModule(world_model, critic, intrinsic, config.cost.task_weight, settings.discount)
 
     policy_config, planner_config = config.actor.policy, config.actor.planner
-    policy = instantiate(POLICIES, policy_config.name, "actor.policy", policy_config, spec, encoder.latent_dim, **policy_config.options)
-    planner = instantiate(PLANNERS, planner_config.name, "actor.planner", planner_config, spec, **planner_config.options)
+    policy = instantiate(POLICIES, policy_config.name, "actor.policy.name", policy_config, spec, encoder.latent_dim, **policy_config.options)
+    planner = instantiate(PLANNERS, planner_config.name, "actor.planner.name", planner_config, spec, **planner_config.options)
     actor = Actor(policy, planner)
 
     replay = instantiate(
@@ -92,7 +92,7 @@ def instantiate(registry: Registry, name: str, key: str, *args: Any, **kwargs: A
     The arguments are bound to the constructor's signature first, so an unknown entry in a
     section's ``options`` is reported as a config error instead of a TypeError deep inside.
     """
-    cls = registry.get(name)
+    cls = registry.get(name, key)
     try:
         inspect.signature(cls).bind(*args, **kwargs)
     except TypeError as error:

@@ -57,18 +57,19 @@ class Registry(Generic[T]):
 
         return decorator
 
-    def get(self, name: str) -> T:
-        """Return the class registered as ``name``; the error lists the valid names."""
+    def get(self, name: str, key: str | None = None) -> T:
+        """Return the class registered as ``name``; the error names the config ``key`` and lists the valid names."""
         try:
             return self._classes[name]  # type: ignore[return-value]
         except KeyError:
-            raise RegistryError(self.unknown_name_message(name)) from None
+            raise RegistryError(self.unknown_name_message(name, key)) from None
 
-    def unknown_name_message(self, name: str) -> str:
+    def unknown_name_message(self, name: str, key: str | None = None) -> str:
         close = difflib.get_close_matches(name, self.names(), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        source = f" for {key}" if key else ""
         return (
-            f"unknown {self.kind} {name!r}; valid choices: {', '.join(self.names())}.{hint} "
+            f"unknown {self.kind} {name!r}{source}; valid choices: {', '.join(self.names())}.{hint} "
             "A class registered in your own module becomes available once that module is "
             "listed in the config's top-level `imports`."
         )

@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium.wrappers import RescaleAction
 
 from ami.config.schema import EnvConfig
+from envs.guard import StabilityGuard
 
 
 class UnknownTaskError(ValueError):
@@ -29,7 +30,7 @@ def check_task(task: str) -> None:
 
 
 def make_env(config: EnvConfig, render_mode: str | None = None) -> gym.Env:
-    """Build the task of ``config`` with its time limit and, by default, actions in [-1, 1]."""
+    """Build the task of ``config`` with its time limit, a stability guard and, by default, actions in [-1, 1]."""
     check_task(config.task)
     kwargs = {}
     if config.max_episode_steps > 0:
@@ -41,6 +42,8 @@ def make_env(config: EnvConfig, render_mode: str | None = None) -> gym.Env:
             f"task {config.task!r} has action space {env.action_space}; the agents need a continuous "
             "Box action space, as in the MuJoCo tasks"
         )
+    # Unstable steps end the episode, so NaNs never reach an agent's memory.
+    env = StabilityGuard(env)
     if config.normalize_actions:
         # float32 bounds: Gymnasium warns about float64 Box bounds, which Python floats would give.
         env = RescaleAction(env, min_action=np.float32(-1.0), max_action=np.float32(1.0))

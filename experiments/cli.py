@@ -17,14 +17,14 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ami.config.loader import ConfigError, load_config
 from ami.registry import RegistryError
-from ami.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
+from ami.training.checkpoint import CHECKPOINT_NAME, CheckpointError, check_checkpoint_matches, load_checkpoint
 from ami.training.evaluate import evaluate
-from ami.training.run_dir import create_run_dir
+from ami.training.run_dir import RunDirError, create_run_dir, lock_run_dir, read_run_config, write_run_config
 from ami.training.trainer import EVAL_SEED_OFFSET, Trainer
 
 logger = logging.getLogger("ami")
 
-USER_ERRORS = (ConfigError, RegistryError, CheckpointError, ValueError, ImportError, OSError, gym.error.Error)
+USER_ERRORS = (ConfigError, RegistryError, CheckpointError, RunDirError, ValueError, ImportError, OSError, gym.error.Error)
 """Errors that setup steps raise on bad input; reported as one line without a traceback."""
 
 
@@ -34,11 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="train the AMI agent on a task and write a new run folder")
-    run.add_argument("config", help="TOML config file, e.g. experiments/configs/inverted_pendulum.toml")
+    run = commands.add_parser(
+        "run", help="train the AMI agent on a task and write a new run folder, or resume one with --resume"
+    )
+    run.add_argument("config", nargs="?", help="TOML config file, e.g. experiments/configs/inverted_pendulum.toml")
+    run.add_argument(
+        "--resume", metavar="RUN_DIR", default=None,
+        help="continue the run in RUN_DIR from its last checkpoint, in the same folder (no CONFIG then)",
+    )
     run.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a config field, e.g. --set train.total_steps=5000 (repeatable)",
+        help="override a config field, e.g. --set train.total_steps=5000 (repeatable); "
+        "with --resume only train.total_steps, to extend the run",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -124,18 +131,82 @@ def release_logs(buffer: logging.handlers.MemoryHandler) -> None:
 def command_run(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:
     try:
         with reported_as_input_error("run", log_buffer):
-            config = load_config(args.config, args.overrides)
-            trainer = Trainer(config, show_progress=not args.quiet)  # validates everything before a folder exists
-            run_dir = create_run_dir(config)
+            if args.resume is not None:
+                trainer, run_dir, lock = prepare_resume(args)
+            else:
+                trainer, run_dir, lock = prepare_new_run(args)
     except InputError:
         return 2
 
-    release_logs(log_buffer)
-    print(f"run folder: {run_dir}\nTensorBoard: tensorboard --logdir {Path(config.runs_dir)}")
-    with logging_redirect_tqdm():
-        summary = trainer.train(run_dir)
+    with lock:
+        release_logs(log_buffer)
+        print(f"run folder: {run_dir}\nTensorBoard: tensorboard --logdir {Path(trainer.config.runs_dir)}")
+        with logging_redirect_tqdm():
+            summary = trainer.train(run_dir)
     print(json.dumps(summary["eval"], indent=2))
     return 130 if summary["interrupted"] else 0
+
+
+def prepare_new_run(args: argparse.Namespace):
+    """Load and build a new run, then create its folder; nothing is written before the build succeeds."""
+    if args.config is None:
+        raise ConfigError("give a CONFIG file to start a run, or --resume RUN_DIR to continue one")
+    config = load_config(args.config, args.overrides)
+    trainer = Trainer(config, show_progress=not args.quiet)  # validates everything before a folder exists
+    run_dir = create_run_dir(config)
+    return trainer, run_dir, lock_run_dir(run_dir)
+
+
+def prepare_resume(args: argparse.Namespace):
+    """Rebuild a run from its folder, lock the folder and load its last checkpoint."""
+    if args.config is not None:
+        raise ConfigError(
+            f"give either a CONFIG file or --resume RUN_DIR, not both: a resumed run uses the config.toml of "
+            f"{args.resume!r}, so drop {args.config!r}"
+        )
+    run_dir = Path(args.resume)
+    config = read_run_config(run_dir, args.overrides)
+    lock = lock_run_dir(run_dir)
+    try:
+        trainer = Trainer(config, show_progress=not args.quiet)
+        payload = load_checkpoint(run_dir / CHECKPOINT_NAME)
+        check_checkpoint_matches(payload["metadata"], config, trainer.spec, run_dir / CHECKPOINT_NAME)
+        load_trainer_state(trainer, payload["state"], run_dir)
+        if trainer.step >= config.train.total_steps:
+            raise ConfigError(
+                f"run {str(run_dir)!r} already finished at step {trainer.step} (train.total_steps={config.train.total_steps}); "
+                f"to train it longer, add --set train.total_steps=N with N above {trainer.step}"
+            )
+        write_run_config(run_dir, config)
+    except BaseException:
+        lock.release()
+        raise
+    return trainer, run_dir, lock
+
+
+def load_trainer_state(trainer: Trainer, state: dict, run_dir: Path) -> None:
+    """Load a checkpoint's state into ``trainer``, naming the first mismatch on failure."""
+    try:
+        trainer.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError) as error:
+        raise CheckpointError(
+            f"checkpoint {str(run_dir / CHECKPOINT_NAME)!r} does not fit this run ({first_line(error)}); "
+            "was config.toml edited after the run? Restore the values the run was trained with"
+        ) from None
+
+
+def first_line(error: BaseException) -> str:
+    """The line of an error message that names the problem.
+
+    PyTorch's ``load_state_dict`` message starts with a header line; the next line names the
+    first mismatch.
+    """
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if len(lines) > 1 and lines[0].startswith("Error(s) in loading state_dict"):
+        return lines[1]
+    return lines[0]
 
 
 def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:
@@ -159,37 +230,22 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
 def load_run(args: argparse.Namespace) -> tuple[Trainer, dict]:
     """Rebuild a run's agent from its ``config.toml`` and load its checkpoint."""
     run_dir = Path(args.run_dir)
-    config_path = run_dir / "config.toml"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{str(run_dir)!r} is not a run folder: config.toml is missing; pass a folder written by `ami run`")
-    config = load_config(config_path)
+    config = read_run_config(run_dir)
     if args.device is not None:
         config = dataclasses.replace(config, device=args.device)
 
     trainer = Trainer(config, show_progress=False)
-    payload = load_checkpoint(run_dir / CHECKPOINT_NAME, trainer.device)
-    check_checkpoint_matches(payload["metadata"], trainer)
+    checkpoint = run_dir / CHECKPOINT_NAME
+    payload = load_checkpoint(checkpoint)
+    check_checkpoint_matches(payload["metadata"], config, trainer.spec, checkpoint)
     try:
-        trainer.agent.load_state_dict(payload["state"])
-    except (RuntimeError, KeyError) as error:
-        # PyTorch's message starts with a header line; the next line names the first mismatch.
-        lines = [line.strip() for line in str(error).strip().splitlines()]
-        mismatch = lines[1] if len(lines) > 1 else lines[0]
+        trainer.agent.load_state_dict(payload["state"]["agent"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as error:
         raise CheckpointError(
-            f"checkpoint {str(run_dir / CHECKPOINT_NAME)!r} does not fit the modules of {str(config_path)!r} "
-            f"({mismatch}); was config.toml edited after the run? Restore the sizes the run was trained with"
+            f"checkpoint {str(checkpoint)!r} does not fit the modules of {str(run_dir / 'config.toml')!r} "
+            f"({first_line(error)}); was config.toml edited after the run? Restore the sizes the run was trained with"
         ) from None
     return trainer, payload["metadata"]
-
-
-def check_checkpoint_matches(metadata: dict, trainer: Trainer) -> None:
-    expected = {"task": trainer.spec.task, "obs_dim": trainer.spec.obs_dim, "action_dim": trainer.spec.action_dim}
-    for key, value in expected.items():
-        if metadata.get(key) != value:
-            raise CheckpointError(
-                f"checkpoint was written for {key}={metadata.get(key)!r} but the run config gives {value!r}; "
-                "evaluate each checkpoint with the config.toml of its own run folder"
-            )
 
 
 if __name__ == "__main__":

@@ -19,4 +19,6 @@ class RunningScale(nn.Module):
         flat = x.detach().float().flatten()
         quantiles = torch.quantile(flat, torch.tensor([0.05, 0.95], device=flat.device))
         spread = (quantiles[1] - quantiles[0]).clamp_min(1.0)
-        self.value.lerp_(spread, self.tau)
+        # A non-finite batch (the learner then skips its step) leaves the scale as it was;
+        # torch.where avoids a device-to-host copy.
+        self.value.copy_(torch.where(torch.isfinite(spread), self.value.lerp(spread, self.tau), self.value))

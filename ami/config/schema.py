@@ -163,6 +163,10 @@ class TrainConfig:
     eval_modes: tuple[Mode, ...] = ("reactive", "deliberative")
     log_every: int = 500
     """Env steps between scalar logs of the training metrics."""
+    checkpoint_every: int = 5_000
+    """Env steps between checkpoints that ``ami run --resume`` continues from; 0 saves only at the end."""
+    max_nonfinite_updates: int = 10
+    """Updates in a row with a non-finite loss or gradient before the run stops; each one is skipped."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ def validate_config(config: RunConfig) -> None:
         "train.eval_every": train.eval_every,
         "train.eval_episodes": train.eval_episodes,
         "train.log_every": train.log_every,
+        "train.max_nonfinite_updates": train.max_nonfinite_updates,
         "train.updates_per_step": train.updates_per_step,
         "train.learning_rate": train.learning_rate,
         "train.encoder_lr_scale": train.encoder_lr_scale,
@@ -33,6 +34,10 @@ def validate_config(config: RunConfig) -> None:
         "perception.latent_dim": config.perception.latent_dim,
         "cost.critic.num_critics": config.cost.critic.num_critics,
     }
+    if train.checkpoint_every < 0:
+        raise ConfigError(
+            f"invalid value {train.checkpoint_every!r} for 'train.checkpoint_every'; it must be >= 0 (0 saves only at the end)"
+        )
     if config.num_threads < 0:
         raise ConfigError(f"invalid value {config.num_threads!r} for 'num_threads'; it must be >= 0 (0 keeps PyTorch's default)")
     if memory.capacity != "auto":

@@ -41,6 +41,14 @@ class Configurator(ABC):
             self._last_mode = mode
         return mode
 
+    def state_dict(self) -> dict:
+        """Mode counts and the last mode; subclasses with more state extend it."""
+        return {"mode_counts": dict(self.mode_counts), "last_mode": self._last_mode}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mode_counts = dict(state["mode_counts"])
+        self._last_mode = state["last_mode"]
+
     def deliberative_share(self) -> float:
         total = sum(self.mode_counts.values())
         return self.mode_counts["deliberative"] / total if total else 0.0

@@ -38,5 +38,21 @@ class ReplayBuffer(ABC):
     def __len__(self) -> int:
         """Number of stored transitions."""
 
+    @abstractmethod
+    def mark_truncated(self) -> None:
+        """Mark the newest stored step of every env as truncated.
+
+        The trainer calls it when an episode ends on a step that is not stored (an unstable
+        simulation), so sub-trajectories never run from that episode into the next one.
+        """
+
+    @abstractmethod
+    def state_dict(self) -> dict:
+        """Stored transitions, write position and sampling RNG, as tensors and plain data."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict``; raise ValueError if it does not fit this buffer."""
+
 
 REPLAY_BUFFERS: Registry[type[ReplayBuffer]] = Registry("replay buffer", ReplayBuffer)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
 
 from ami.memory.base import REPLAY_BUFFERS, ReplayBuffer
 from ami.memory.batch import TrajectoryBatch
+
+logger = logging.getLogger(__name__)
+
+
+STORED_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminated", "truncated")
 
 
 @REPLAY_BUFFERS.register("trajectory")
@@ -58,6 +64,38 @@ class TrajectoryReplay(ReplayBuffer):
         self.position = (self.position + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
+    def mark_truncated(self) -> None:
+        if self.size > 0:
+            self.truncated[(self.position - 1) % self.capacity] = 1.0
+
+    def state_dict(self) -> dict:
+        # The stored rows, oldest first, so that a larger buffer can take them on resume.
+        order = (self._oldest() + torch.arange(self.size, device=self.device)) % self.capacity
+        stored = {name: getattr(self, name)[order].clone() for name in STORED_FIELDS}
+        return {**stored, "size": self.size, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore rows saved by ``state_dict``; the capacity may have grown since, never shrunk."""
+        size = state["size"]
+        if size > self.capacity:
+            raise ValueError(
+                f"the saved replay buffer contains {size} steps but this one has room for {self.capacity}; "
+                "memory.capacity must not shrink when a run resumes"
+            )
+        for name in STORED_FIELDS:
+            target, saved = getattr(self, name), state[name]
+            if saved.shape != (size, *target.shape[1:]):
+                raise ValueError(f"the saved replay field {name!r} has shape {tuple(saved.shape)}; expected {(size, *target.shape[1:])}")
+        for name in STORED_FIELDS:
+            getattr(self, name)[:size] = state[name].to(self.device)
+        self.size = size
+        self.position = size % self.capacity
+        self.generator.set_state(state["generator"].cpu())
+
+    def _oldest(self) -> int:
+        """Index of the oldest stored step, which sits at ``position`` once the buffer is full."""
+        return self.position if self.size == self.capacity else 0
+
     def sample(self, batch_size: int, horizon: int) -> TrajectoryBatch:
         if self.size < horizon:
             raise ValueError(f"cannot sample sub-trajectories of {horizon} steps from {self.size} stored steps")
@@ -86,19 +124,31 @@ class TrajectoryReplay(ReplayBuffer):
         """Start indices ``(batch_size,)`` whose windows do not run past the newest step."""
         num_starts = self.size - horizon + 1
         offsets = torch.randint(num_starts, (batch_size,), device=self.device, generator=self.generator)
-        # Count from the oldest stored step, which sits at ``position`` once the buffer is full.
-        oldest = self.position if self.size == self.capacity else 0
-        return (oldest + offsets) % self.capacity
+        return (self._oldest() + offsets) % self.capacity
 
 
 def check_fits_in_memory(num_bytes: int, device: torch.device) -> None:
-    """Raise ValueError, with the figures, if ``num_bytes`` exceed the device's total memory."""
-    if device.type == "cuda":
-        available = torch.cuda.get_device_properties(device).total_memory
-    else:
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    """Log the replay buffer's size; raise ValueError, with the figures, if it exceeds the free memory."""
+    available = available_bytes(device)
+    logger.info("replay buffer: %.1f MiB on %s, %.1f GiB available", num_bytes / 2**20, device, available / 2**30)
     if num_bytes > available:
         raise ValueError(
-            f"the replay buffer needs {num_bytes / 2**30:.1f} GiB but {device} has {available / 2**30:.1f} GiB; "
+            f"the replay buffer needs {num_bytes / 2**30:.1f} GiB but {device} has {available / 2**30:.1f} GiB available; "
             "lower memory.capacity (by default it equals train.total_steps)"
         )
+
+
+def available_bytes(device: torch.device) -> int:
+    """Free memory of ``device``: the CUDA free memory, or the host's MemAvailable where Linux reports it."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    # Other systems: the total physical memory, an upper bound.
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -35,3 +35,13 @@ class ShortTermMemory:
         if not self.latents:
             return None
         return torch.stack(list(self.latents)), torch.stack(list(self.actions))
+
+    def state_dict(self) -> dict:
+        return {"latents": list(self.latents), "actions": list(self.actions), "previous_plan": self.previous_plan}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        self.reset()
+        self.latents.extend(latent.to(device) for latent in state["latents"])
+        self.actions.extend(action.to(device) for action in state["actions"])
+        plan = state["previous_plan"]
+        self.previous_plan = None if plan is None else plan.to(device)

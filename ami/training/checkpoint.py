@@ -1,46 +1,110 @@
-"""Checkpoints of the agent's trained modules, written atomically and loaded safely."""
+"""Checkpoints of a training run: written atomically, loaded safely, checked against the run."""
 
 from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ami.config.loader import to_dict
+from ami.config.schema import RunConfig
+from ami.spec import TaskSpec
+
 CHECKPOINT_NAME = "checkpoint.pt"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+MODULE_SECTIONS = ("env", "perception", "world_model", "cost", "actor", "memory")
+"""Config sections that shape the saved modules and replay buffer; they must match on load."""
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, or does not match the run."""
 
 
+def checkpoint_metadata(config: RunConfig, spec: TaskSpec, step: int) -> dict[str, Any]:
+    """Describe what a checkpoint was written for, in plain data, to check it on load."""
+    return {
+        "task": spec.task,
+        "step": step,
+        "obs_dim": spec.obs_dim,
+        "action_dim": spec.action_dim,
+        "action_low": list(spec.action_low),
+        "action_high": list(spec.action_high),
+        "config": {section: to_dict(getattr(config, section)) for section in MODULE_SECTIONS},
+    }
+
+
 def save_checkpoint(path: Path, state: dict[str, Any], metadata: dict[str, Any]) -> None:
     """Write ``state`` and ``metadata`` to ``path`` through a temporary file and a rename.
 
-    A crash mid-write leaves the previous checkpoint intact.
+    Raises CheckpointError, and writes nothing, if a floating-point tensor in ``state`` contains
+    NaN or infinity. A crash mid-write leaves the previous checkpoint intact, because the
+    rename happens only after the temporary file is flushed to disk.
     """
+    for name, tensor in named_tensors(state):
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"not writing checkpoint {str(path)!r}: {name} contains NaN or infinite values")
+
     payload = {"format_version": FORMAT_VERSION, "metadata": metadata, "state": state}
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
+    with open(temporary, "wb") as file:
+        torch.save(payload, file)
+        file.flush()
+        os.fsync(file.fileno())
     os.replace(temporary, path)
+    sync_directory(path.parent)
 
 
-def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``: plain data and tensors, no arbitrary code."""
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {str(path)!r}; a run writes it when training ends")
+def sync_directory(directory: Path) -> None:
+    """Flush a rename in ``directory`` to disk where the platform allows opening folders."""
     try:
-        payload = torch.load(path, map_location=device, weights_only=True)
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def named_tensors(value: Any, prefix: str = "state") -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor nested in dicts, lists and tuples of ``value``, with its dotted path."""
+    if isinstance(value, torch.Tensor):
+        yield prefix, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from named_tensors(item, f"{prefix}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from named_tensors(item, f"{prefix}[{index}]")
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint onto the CPU with ``weights_only=True``: plain data and tensors, no code.
+
+    Tensors saved on a GPU load on a CPU-only machine; modules copy them to their own device
+    in ``load_state_dict``. The random-number generator states must stay on the CPU anyway.
+    """
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {str(path)!r}; a run writes it every train.checkpoint_every steps and at the end")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - on damaged bytes torch.load raises many types, IndexError included
         raise CheckpointError(
             f"cannot read checkpoint {str(path)!r}: it is corrupted, truncated or not a checkpoint "
             f"of this project ({describe_load_error(error)})"
         ) from None
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint {str(path)!r} has an unknown format; expected format version {FORMAT_VERSION}")
+        found = payload.get("format_version") if isinstance(payload, dict) else None
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has an unknown format (version {found!r}); expected format version {FORMAT_VERSION}"
+        )
     return payload
 
 
@@ -48,7 +112,41 @@ def describe_load_error(error: Exception) -> str:
     """Name a ``torch.load`` error in one line, because the CLI reports input errors as one line."""
     if isinstance(error, pickle.UnpicklingError):
         # torch's text for these spans many lines and advises weights_only=False, which would
-        # let the file run code. The type name is enough.
-        return type(error).__name__
+        # let the file run code. The first line names the rejected global, if any.
+        lines = [line for line in str(error).splitlines() if "Unsupported global" in line]
+        return f"{type(error).__name__}: {lines[0].strip()}" if lines else type(error).__name__
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def check_checkpoint_matches(metadata: dict[str, Any], config: RunConfig, spec: TaskSpec, path: Path) -> None:
+    """Raise CheckpointError naming the first difference between a checkpoint and this run."""
+    expected = checkpoint_metadata(config, spec, step=0)
+    for key in ("task", "obs_dim", "action_dim", "action_low", "action_high"):
+        if metadata.get(key) != expected[key]:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} was written for {key}={metadata.get(key)!r} but this run has {expected[key]!r}; "
+                "load each checkpoint with the config.toml of its own run folder"
+            )
+
+    saved_config = flatten(metadata.get("config", {}))
+    for key, value in flatten(expected["config"]).items():
+        saved = saved_config.get(key, "<missing>")
+        if saved != value:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} was written with {key}={saved!r} but the config gives {value!r}; "
+                "was config.toml edited after the run? Restore the value the run was trained with"
+            )
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one dict with dotted keys."""
+    flat = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+

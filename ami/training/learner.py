@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,6 +14,12 @@ from ami.config.schema import TrainConfig
 from ami.cost.module import CostModule
 from ami.memory.batch import TrajectoryBatch
 from ami.world_model.base import WorldModel, WorldModelLoss
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingDivergedError(RuntimeError):
+    """Too many updates in a row had a non-finite loss or gradient."""
 
 
 @contextmanager
@@ -33,6 +40,11 @@ class Learner:
 
     The critic learns on detached world-model latents with its own optimizer, so the large
     scale of TD errors early in training never swamps the prediction loss of the encoder.
+
+    Each optimizer step is guarded: a non-finite loss or gradient norm skips that step, so the
+    parameters and optimizer state stay as they were, and drops that module's metrics from the
+    update. After ``config.max_nonfinite_updates`` updates in a row with a skipped step,
+    ``update`` raises TrainingDivergedError. The check costs one device-to-host copy per step.
     """
 
     def __init__(self, world_model: WorldModel, cost: CostModule, policy: Policy, config: TrainConfig, rho: float) -> None:
@@ -52,36 +64,63 @@ class Learner:
         critic_params = [p for p in cost.critic.parameters() if p.requires_grad]
         self.critic_optimizer = torch.optim.Adam(critic_params, lr=lr)
         self.policy_optimizer = torch.optim.Adam(policy.parameters(), lr=lr, eps=1e-5)
+        self.skipped_steps = {"world_model": 0, "critic": 0, "actor": 0}
+        self.nonfinite_updates_in_a_row = 0
 
     def update(self, batch: TrajectoryBatch) -> dict[str, torch.Tensor]:
         # World model: multi-step latent prediction with grounding heads.
         prediction = self.world_model.loss(batch)
         metrics = dict(prediction.metrics)
         metrics["world_model/loss"] = prediction.loss.detach()
-        metrics["world_model/grad_norm"] = self._step(self.model_optimizer, prediction.loss, self.world_model)
+        metrics["world_model/grad_norm"] = self._step("world_model", self.model_optimizer, prediction.loss, self.world_model)
 
         # Critic: TD regression of the cost-to-go on the detached latents.
         critic_loss, critic_metrics = self._critic_loss(batch, prediction)
         metrics.update(critic_metrics)
-        metrics["critic/grad_norm"] = self._step(self.critic_optimizer, critic_loss, self.cost.critic)
+        metrics["critic/grad_norm"] = self._step("critic", self.critic_optimizer, critic_loss, self.cost.critic)
 
         # Policy: minimize the critic's cost; the critic is frozen so that only the policy learns.
         with frozen(self.cost.critic):
             policy_loss, policy_metrics = self.policy.loss(prediction.latents.detach(), self.cost)
             metrics.update(policy_metrics)
-            metrics["actor/grad_norm"] = self._step(self.policy_optimizer, policy_loss, self.policy)
+            metrics["actor/grad_norm"] = self._step("actor", self.policy_optimizer, policy_loss, self.policy)
 
         # Targets follow the online networks.
         self.world_model.update_targets()
         self.cost.critic.update_targets()
-        return metrics
+        return self._guard(metrics)
 
-    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    def _step(self, name: str, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module) -> torch.Tensor | None:
+        """Take one optimizer step; return the gradient norm, or None when the step was skipped."""
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = nn.utils.clip_grad_norm_(module.parameters(), self.config.grad_clip_norm)
+        if not bool(torch.isfinite(loss.detach()) & torch.isfinite(grad_norm)):
+            optimizer.zero_grad(set_to_none=True)
+            self.skipped_steps[name] += 1
+            logger.warning(
+                "skipped the %s step: loss %s, gradient norm %s (%d %s steps skipped so far)",
+                name, float(loss.detach()), float(grad_norm), self.skipped_steps[name], name,
+            )
+            return None
         optimizer.step()
         return grad_norm.detach()
+
+    def _guard(self, metrics: dict[str, torch.Tensor | None]) -> dict[str, torch.Tensor]:
+        """Drop the metrics of skipped steps and stop the run after too many bad updates in a row."""
+        skipped = [name for name in self.skipped_steps if metrics[f"{name}/grad_norm"] is None]
+        if not skipped:
+            self.nonfinite_updates_in_a_row = 0
+            return metrics
+
+        self.nonfinite_updates_in_a_row += 1
+        if self.nonfinite_updates_in_a_row >= self.config.max_nonfinite_updates:
+            raise TrainingDivergedError(
+                f"{self.nonfinite_updates_in_a_row} updates in a row had a non-finite loss or gradient "
+                f"(skipped steps: {self.skipped_steps}); training diverged. Lower train.learning_rate or "
+                "train.grad_clip_norm, or raise train.max_nonfinite_updates to tolerate longer bursts"
+            )
+        return {tag: value for tag, value in metrics.items() if tag.split("/", 1)[0] not in skipped}
 
     def _critic_loss(self, batch: TrajectoryBatch, prediction: WorldModelLoss) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         latents = prediction.latents[:-1].detach()  # (H, B, D): the latent in which a_t was taken.
@@ -110,9 +149,13 @@ class Learner:
             "model_optimizer": self.model_optimizer.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "policy_optimizer": self.policy_optimizer.state_dict(),
+            "skipped_steps": dict(self.skipped_steps),
+            "nonfinite_updates_in_a_row": self.nonfinite_updates_in_a_row,
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.model_optimizer.load_state_dict(state["model_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.policy_optimizer.load_state_dict(state["policy_optimizer"])
+        self.skipped_steps = dict(state.get("skipped_steps", self.skipped_steps))
+        self.nonfinite_updates_in_a_row = state.get("nonfinite_updates_in_a_row", 0)

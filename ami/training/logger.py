@@ -16,20 +16,32 @@ class MetricLogger:
     write, not once per update.
     """
 
-    def __init__(self, log_dir: Path) -> None:
-        self.writer = SummaryWriter(log_dir=str(log_dir))
+    def __init__(self, log_dir: Path, purge_step: int | None = None) -> None:
+        # With purge_step, TensorBoard hides the points at and after that step from earlier
+        # event files: a resumed run drops what it logged after its last checkpoint.
+        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
         self._pending: dict[str, list[torch.Tensor | float]] = defaultdict(list)
 
     def accumulate(self, metrics: dict[str, torch.Tensor | float]) -> None:
         for tag, value in metrics.items():
             self._pending[tag].append(value)
 
+    def pending_state_dict(self) -> dict[str, torch.Tensor]:
+        """Metrics accumulated since the last write, as one float32 tensor per tag."""
+        return {tag: self._stack(values) for tag, values in self._pending.items()}
+
+    def load_pending_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self._pending = defaultdict(list, {tag: list(values.unbind()) for tag, values in state.items()})
+
+    @staticmethod
+    def _stack(values: list[torch.Tensor | float]) -> torch.Tensor:
+        return torch.stack([torch.as_tensor(v, dtype=torch.float32).reshape(()).cpu() for v in values])
+
     def write_accumulated(self, step: int) -> dict[str, float]:
         """Write the mean of every accumulated metric at ``step`` and clear them."""
         means = {}
         for tag, values in self._pending.items():
-            stacked = torch.stack([torch.as_tensor(v, dtype=torch.float32).reshape(()).cpu() for v in values])
-            means[tag] = float(stacked.mean())
+            means[tag] = float(self._stack(values).mean())
         self._pending.clear()
         self.scalars(means, step)
         return means

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
 
-from ami.config.loader import dump_toml
+from ami.config.loader import ConfigError, dump_toml, load_config
 from ami.config.schema import RunConfig
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+RESUME_OVERRIDES = ("train.total_steps",)
+"""Config fields that ``ami run --resume`` may change: the rest shape the saved state."""
+
+
+class RunDirError(ValueError):
+    """A folder is not a run folder, or another process is using it."""
 
 
 def create_run_dir(config: RunConfig) -> Path:
@@ -49,3 +64,62 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("-dirty" if dirty else "")
+
+
+def read_run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Load the ``config.toml`` of ``run_dir``, with overrides limited to ``RESUME_OVERRIDES``."""
+    if not run_dir.is_dir():
+        raise RunDirError(f"run folder not found: {str(run_dir)!r}; pass a folder written by `ami run`")
+    config_path = run_dir / "config.toml"
+    if not config_path.is_file():
+        raise RunDirError(f"{str(run_dir)!r} is not a run folder: config.toml is missing; pass a folder written by `ami run`")
+    for override in overrides:
+        key = override.split("=", 1)[0].strip()
+        if key not in RESUME_OVERRIDES:
+            raise ConfigError(
+                f"cannot override {key!r} when resuming a run: only {', '.join(RESUME_OVERRIDES)} may change, "
+                "because the other fields shape the saved state. Start a new run to change it"
+            )
+    return load_config(config_path, overrides)
+
+
+def write_run_config(run_dir: Path, config: RunConfig) -> None:
+    """Replace ``config.toml`` of ``run_dir`` atomically, e.g. after a resume extended the run."""
+    temporary = run_dir / "config.toml.tmp"
+    temporary.write_text(dump_toml(config))
+    os.replace(temporary, run_dir / "config.toml")
+
+
+class RunDirLock:
+    """An exclusive lock on a run folder, held while one process trains in it.
+
+    The operating system drops the lock when the process dies, even by SIGKILL, so a killed
+    run never leaves its folder locked.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.file = open(run_dir / ".lock", "a")  # noqa: SIM115 - held open for the lifetime of the lock
+        if fcntl is None:
+            # NOTE: without fcntl (Windows) two processes can train in one folder at once.
+            return
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise RunDirError(
+                f"run folder {str(run_dir)!r} is in use by another `ami run`; wait for it to end or stop it first"
+            ) from None
+
+    def release(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "RunDirLock":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.release()
+
+
+def lock_run_dir(run_dir: Path) -> RunDirLock:
+    """Lock ``run_dir`` for this process; raise RunDirError if another process holds it."""
+    return RunDirLock(run_dir)

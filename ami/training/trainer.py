@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import random
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,12 +18,17 @@ from agents.random_agent import RandomAgent
 from ami.config.loader import dump_toml
 from ami.config.schema import RunConfig
 from ami.device import resolve_device
+from ami.registry import import_plugins
 from ami.spec import TaskSpec
-from ami.training.checkpoint import CHECKPOINT_NAME, save_checkpoint
-from ami.training.evaluate import EvalResult, evaluate
-from ami.training.logger import MetricLogger
 from ami.config.validate import validate_config
+from ami.training.checkpoint import CHECKPOINT_NAME, checkpoint_metadata, save_checkpoint
+from ami.training.evaluate import EvalResult, evaluate
+from ami.training.learner import TrainingDivergedError
+from ami.training.logger import MetricLogger
+from ami.training.rng import load_rng_state_dict, rng_state_dict, seed_everything
+from envs.guard import INSTABILITY_KEY
 from envs.make import make_env
+from envs.state import env_state_dict, load_env_state_dict
 
 logger = logging.getLogger(__name__)
 
@@ -32,27 +36,7 @@ EVAL_SEED_OFFSET = 10_000
 """Evaluation episodes use seeds from ``seed + EVAL_SEED_OFFSET``, apart from training seeds."""
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-class TrainingDivergedError(RuntimeError):
-    """A training loss became NaN or infinite."""
-
-
-LOSS_TAGS = ("world_model/loss", "critic/loss", "actor/policy_loss")
-
-
-def check_finite(metrics: dict[str, float], step: int) -> None:
-    """Raise TrainingDivergedError if a logged loss is NaN or infinite."""
-    for tag in LOSS_TAGS:
-        if tag in metrics and not math.isfinite(metrics[tag]):
-            raise TrainingDivergedError(
-                f"{tag} is {metrics[tag]} at step {step}: training diverged. Lower train.learning_rate "
-                "or train.grad_clip_norm, and check the task's observations for non-finite values"
-            )
+__all__ = ["EVAL_SEED_OFFSET", "Trainer", "TrainingDivergedError"]
 
 
 class Trainer:
@@ -60,6 +44,7 @@ class Trainer:
 
     Building a ``Trainer`` validates the config, creates the envs and builds every module.
     Bad input therefore fails before a run folder exists, and only ``train`` writes to one.
+    ``load_state_dict`` with a checkpoint's state makes ``train`` continue that run exactly.
     """
 
     def __init__(self, config: RunConfig, show_progress: bool = True) -> None:
@@ -71,6 +56,8 @@ class Trainer:
             torch.set_num_threads(config.num_threads)
         seed_everything(config.seed)
 
+        # Plugins may register Gymnasium tasks as well as modules, so they load before the envs.
+        import_plugins(config.imports)
         self.env = make_env(config.env)
         self.eval_env = make_env(config.env)
         self.spec = TaskSpec.from_env(self.env, config.env.task)
@@ -78,34 +65,47 @@ class Trainer:
         self.explorer = RandomAgent(self.env.action_space, config.seed)
 
         self.step = 0
+        self.obs: np.ndarray | None = None
+        """Observation to act on next; None until the first episode starts."""
+        self.episode_return = 0.0
         self.episode_returns: deque[float] = deque(maxlen=100)
+        self.unstable_episodes = 0
         self.plan_seconds = 0.0
         self.update_seconds = 0.0
+        self.earlier_wall_seconds = 0.0
+        """Wall time of the sessions before a resume."""
         self.last_eval: dict[str, EvalResult] = {}
+        self._pending_metrics: dict[str, torch.Tensor] = {}
+        self.resumed = False
 
     def train(self, run_dir: Path) -> dict:
-        """Run ``train.total_steps`` env steps, log to ``run_dir`` and save the final checkpoint."""
+        """Run env steps up to ``train.total_steps``, log to ``run_dir`` and save checkpoints there."""
         config = self.config
         self.run_dir = run_dir
-        self.metrics = MetricLogger(run_dir)
-        self.metrics.text("config", "```toml\n" + dump_toml(config) + "\n```")
-        logger.info("training %s for %d steps on %s; run folder %s", config.env.task, config.train.total_steps, self.device, run_dir)
+        self.metrics = MetricLogger(run_dir, purge_step=self.step + 1 if self.resumed else None)
+        if self.resumed:
+            self.metrics.load_pending_state_dict(self._pending_metrics)
+            logger.info("resuming %s at step %d of %d; run folder %s", config.env.task, self.step, config.train.total_steps, run_dir)
+        else:
+            self.metrics.text("config", "```toml\n" + dump_toml(config) + "\n```")
+            logger.info("training %s for %d steps on %s; run folder %s", config.env.task, config.train.total_steps, self.device, run_dir)
+            self.obs, _ = self.env.reset(seed=config.seed)
 
-        start = time.perf_counter()
-        obs, _ = self.env.reset(seed=config.seed)
-        episode_return = 0.0
-        progress = tqdm(total=config.train.total_steps, disable=not self.show_progress, unit="step", dynamic_ncols=True)
+        self._session_start = time.perf_counter()
+        progress = tqdm(
+            initial=self.step, total=config.train.total_steps, disable=not self.show_progress, unit="step", dynamic_ncols=True
+        )
         interrupted = False
         try:
             while self.step < config.train.total_steps:
-                obs, episode_return = self._collect_step(obs, episode_return)
+                self._collect_step()
                 self.step += 1
                 self._train_step()
-                self._log_periodically(start)
+                self._log_periodically()
+                self._checkpoint_periodically()
                 progress.update(1)
                 if self.episode_returns:
-                    elapsed = time.perf_counter() - start
-                    progress.set_postfix(ret=f"{self.episode_returns[-1]:.1f}", sps=f"{self.step / elapsed:.0f}", refresh=False)
+                    progress.set_postfix(ret=f"{self.episode_returns[-1]:.1f}", sps=f"{self._steps_per_second():.0f}", refresh=False)
         except KeyboardInterrupt:
             # Keep what was learned: the checkpoint and summary below are written as at the end.
             interrupted = True
@@ -113,12 +113,19 @@ class Trainer:
         finally:
             progress.close()
 
-        summary = self._finish(time.perf_counter() - start, interrupted)
+        summary = self._finish(interrupted)
         self.metrics.close()
         return summary
 
-    def _collect_step(self, obs: np.ndarray, episode_return: float) -> tuple[np.ndarray, float]:
+    def _wall_seconds(self) -> float:
+        return self.earlier_wall_seconds + time.perf_counter() - self._session_start
+
+    def _steps_per_second(self) -> float:
+        return self.step / max(self._wall_seconds(), 1e-9)
+
+    def _collect_step(self) -> None:
         """Act once in the env, store the transition, and reset at the end of an episode."""
+        obs = self.obs
         if self.step < self.config.train.seed_steps:
             action = self.explorer.act(obs)
         else:
@@ -129,17 +136,28 @@ class Trainer:
                 self.metrics.accumulate({f"cost/{name}": value.mean() for name, value in self.agent.last_cost_terms.items()})
             self.metrics.accumulate({f"plan/ms_per_action/{mode}": self.agent.last_plan_ms})
 
-        next_obs, reward, terminated, truncated, _ = self.env.step(action)
-        self.agent.observe(obs, action, reward, next_obs, terminated, truncated)
-        episode_return += float(reward)
-        if not (terminated or truncated):
-            return next_obs, episode_return
+        next_obs, reward, terminated, truncated, info = self.env.step(action)
+        if INSTABILITY_KEY in info:
+            self._drop_unstable_step()
+        else:
+            self.agent.observe(obs, action, reward, next_obs, terminated, truncated)
+            self.episode_return += float(reward)
+        self.obs = next_obs
+        if terminated or truncated:
+            self._end_episode()
 
-        self.episode_returns.append(episode_return)
-        self.metrics.scalars({"rollout/ep_rew": episode_return}, self.step + 1)
+    def _drop_unstable_step(self) -> None:
+        """Keep an unstable step out of the replay buffer and cut its episode before it."""
+        self.agent.modules.replay.mark_truncated()
+        self.unstable_episodes += 1
+        self.metrics.scalars({"guard/unstable_episodes": self.unstable_episodes}, self.step + 1)
+
+    def _end_episode(self) -> None:
+        self.episode_returns.append(self.episode_return)
+        self.metrics.scalars({"rollout/ep_rew": self.episode_return}, self.step + 1)
         self.agent.reset()
-        next_obs, _ = self.env.reset()
-        return next_obs, 0.0
+        self.obs, _ = self.env.reset()
+        self.episode_return = 0.0
 
     def _train_step(self) -> None:
         """Make the pretraining updates after the seed steps, then ``updates_per_step`` each step."""
@@ -157,18 +175,26 @@ class Trainer:
             self.metrics.accumulate(self.agent.update())
         self.update_seconds += time.perf_counter() - start
 
-    def _log_periodically(self, start: float) -> None:
+    def _log_periodically(self) -> None:
         train = self.config.train
         if self.step % train.log_every == 0 or self.step == train.total_steps:
-            values = {"time/fps": self.step / (time.perf_counter() - start)}
+            values = {"time/fps": self._steps_per_second()}
             if self.episode_returns:
                 values["rollout/ep_rew_mean"] = float(np.mean(self.episode_returns))
             values["configurator/deliberative_share"] = self.agent.configurator.deliberative_share()
+            for name, count in self.agent.learner.skipped_steps.items():
+                values[f"guard/skipped_steps/{name}"] = count
             self.metrics.scalars(values, self.step)
-            check_finite(self.metrics.write_accumulated(self.step), self.step)
+            self.metrics.write_accumulated(self.step)
         if self.step % train.eval_every == 0 or self.step == train.total_steps:
             self._evaluate()
             self.metrics.flush()
+
+    def _checkpoint_periodically(self) -> None:
+        every = self.config.train.checkpoint_every
+        # The final checkpoint is written by _finish, with the summary.
+        if every > 0 and self.step % every == 0 and self.step < self.config.train.total_steps:
+            self.save_checkpoint()
 
     def _evaluate(self) -> None:
         train = self.config.train
@@ -186,19 +212,79 @@ class Trainer:
             )
             logger.info("step %d: eval %s return %.1f +- %.1f (%.2f ms per action)", self.step, mode, result.mean_return, result.std_return, result.ms_per_action)
 
-    def _finish(self, wall_seconds: float, interrupted: bool) -> dict:
+    def save_checkpoint(self) -> None:
+        """Write the whole training state to the run folder, replacing the previous checkpoint."""
+        # Flush first: the points logged up to this step must be on disk before a checkpoint
+        # records that the run got this far, or a resume would miss them.
+        self.metrics.flush()
+        metadata = checkpoint_metadata(self.config, self.spec, self.step)
+        save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.state_dict(), metadata)
+        logger.info("step %d: saved checkpoint %s", self.step, self.run_dir / CHECKPOINT_NAME)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The agent and everything the loop needs to continue: counters, episode, env and RNG states."""
+        training = {
+            "step": self.step,
+            "obs": torch.from_numpy(np.array(self.obs)),
+            "episode_return": self.episode_return,
+            "episode_returns": list(self.episode_returns),
+            "unstable_episodes": self.unstable_episodes,
+            "plan_seconds": self.plan_seconds,
+            "update_seconds": self.update_seconds,
+            "wall_seconds": self._wall_seconds(),
+            "last_eval": {mode: eval_result_state(result) for mode, result in self.last_eval.items()},
+            "pending_metrics": self.metrics.pending_state_dict(),
+            "env": env_state_dict(self.env),
+            "explorer_rng": self.explorer.rng.bit_generator.state,
+            "rng": rng_state_dict(),
+        }
+        return {"agent": self.agent.state_dict(), "memory": self.agent.memory_state_dict(), "training": training}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's state: the next ``train`` call resumes at its step."""
+        self.agent.load_state_dict(state["agent"])
+        self.agent.load_memory_state_dict(state["memory"])
+        training = state["training"]
+        self.step = training["step"]
+        self.episode_return = training["episode_return"]
+        self.episode_returns = deque(training["episode_returns"], maxlen=self.episode_returns.maxlen)
+        self.unstable_episodes = training["unstable_episodes"]
+        self.plan_seconds = training["plan_seconds"]
+        self.update_seconds = training["update_seconds"]
+        self.earlier_wall_seconds = training["wall_seconds"]
+        self.last_eval = {
+            mode: EvalResult(mode, tuple(result["returns"]), tuple(result["lengths"]), result["ms_per_action"])
+            for mode, result in training["last_eval"].items()
+        }
+        self._pending_metrics = training["pending_metrics"]
+        self.explorer.rng.bit_generator.state = training["explorer_rng"]
+        self._restore_episode(training)
+        load_rng_state_dict(training["rng"])
+        self.resumed = True
+
+    def _restore_episode(self, training: dict[str, Any]) -> None:
+        """Put the training env back in the saved episode, or start a new one where it cannot be."""
+        self.obs, _ = self.env.reset(seed=self.config.seed)
+        if load_env_state_dict(self.env, training["env"]):
+            self.obs = training["obs"].numpy()
+            return
+        self.episode_return = 0.0
+        self.agent.reset()
+
+    def _finish(self, interrupted: bool) -> dict:
         """Save the checkpoint and ``summary.json``; return the summary."""
-        metadata = {"task": self.config.env.task, "step": self.step, "obs_dim": self.spec.obs_dim, "action_dim": self.spec.action_dim}
-        save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.agent.state_dict(), metadata)
+        self.save_checkpoint()
         acting_steps = max(self.step - self.config.train.seed_steps, 1)
         summary = {
             "task": self.config.env.task,
             "seed": self.config.seed,
             "env_steps": self.step,
             "interrupted": interrupted,
-            "wall_seconds": wall_seconds,
+            "wall_seconds": self._wall_seconds(),
             "ms_per_step_acting": 1000 * self.plan_seconds / acting_steps,
             "ms_per_step_updating": 1000 * self.update_seconds / acting_steps,
+            "unstable_episodes": self.unstable_episodes,
+            "skipped_steps": dict(self.agent.learner.skipped_steps),
             "eval": {
                 mode: {"mean_return": r.mean_return, "std_return": r.std_return, "returns": list(r.returns), "ms_per_action": r.ms_per_action}
                 for mode, r in self.last_eval.items()
@@ -206,3 +292,7 @@ class Trainer:
         }
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+def eval_result_state(result: EvalResult) -> dict[str, Any]:
+    return {"returns": list(result.returns), "lengths": list(result.lengths), "ms_per_action": result.ms_per_action}

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ami.config import load_config
-from ami.training.checkpoint import CHECKPOINT_NAME, save_checkpoint
+from ami.training.checkpoint import CHECKPOINT_NAME, checkpoint_metadata, save_checkpoint
 from ami.training.run_dir import create_run_dir
 from ami.training.trainer import Trainer
 from experiments.cli import main
@@ -75,7 +75,7 @@ def test_eval_missing_folder(tmp_path, capsys):
     lines = stderr_lines(capsys.readouterr().err)
     assert exit_code == 2
     assert len(lines) == 1
-    assert lines[0].startswith(f"ami eval: error: {str(missing)!r} is not a run folder")
+    assert lines[0].startswith(f"ami eval: error: run folder not found: {str(missing)!r}")
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_eval_corrupted_checkpoint(run_folder, capsys, content):
 def test_eval_truncated_checkpoint(run_folder, capsys):
     checkpoint = run_folder / CHECKPOINT_NAME
     trainer = Trainer(load_config(run_folder / "config.toml"), show_progress=False)
-    save_checkpoint(checkpoint, trainer.agent.state_dict(), {"task": "InvertedPendulum-v5", "step": 0})
+    save_checkpoint(checkpoint, {"agent": trainer.agent.state_dict()}, checkpoint_metadata(trainer.config, trainer.spec, 0))
     checkpoint.write_bytes(checkpoint.read_bytes()[:2000])
 
     exit_code = main(["eval", str(run_folder), "--episodes", "1"])
@@ -144,20 +144,21 @@ def test_eval_checkpoint_of_unknown_format(run_folder, capsys):
     lines = stderr_lines(capsys.readouterr().err)
     assert exit_code == 2
     assert lines == [
-        f"ami eval: error: checkpoint {str(checkpoint)!r} has an unknown format; expected format version 1"
+        f"ami eval: error: checkpoint {str(checkpoint)!r} has an unknown format (version None); expected format version 2"
     ]
 
 
 def test_eval_checkpoint_of_other_task(run_folder, capsys):
     trainer = Trainer(load_config(run_folder / "config.toml"), show_progress=False)
-    metadata = {"task": "Hopper-v5", "step": 0, "obs_dim": 11, "action_dim": 3}
-    save_checkpoint(run_folder / CHECKPOINT_NAME, trainer.agent.state_dict(), metadata)
+    metadata = {**checkpoint_metadata(trainer.config, trainer.spec, 0), "task": "Hopper-v5"}
+    checkpoint = run_folder / CHECKPOINT_NAME
+    save_checkpoint(checkpoint, {"agent": trainer.agent.state_dict()}, metadata)
 
     exit_code = main(["eval", str(run_folder), "--episodes", "1"])
 
     lines = stderr_lines(capsys.readouterr().err)
     assert exit_code == 2
     assert lines == [
-        "ami eval: error: checkpoint was written for task='Hopper-v5' but the run config gives 'InvertedPendulum-v5'; "
-        "evaluate each checkpoint with the config.toml of its own run folder"
+        f"ami eval: error: checkpoint {str(checkpoint)!r} was written for task='Hopper-v5' but this run has "
+        "'InvertedPendulum-v5'; load each checkpoint with the config.toml of its own run folder"
     ]

@@ -120,3 +120,59 @@ def test_sampling_is_seeded():
     add_steps(second, range(16))
 
     assert torch.equal(first.sample(32, 3).actions, second.sample(32, 3).actions)
+
+
+def make_replay(capacity: int, seed: int = 0) -> TrajectoryReplay:
+    return TrajectoryReplay(capacity=capacity, obs_dim=OBS_DIM, action_dim=ACTION_DIM, device="cpu", seed=seed)
+
+
+def test_state_dict_restores_wrapped_buffer():
+    replay = make_replay(capacity=10)
+    add_steps(replay, range(13))
+    restored = make_replay(capacity=10, seed=99)
+
+    restored.load_state_dict(replay.state_dict())
+    add_steps(replay, range(13, 15))
+    add_steps(restored, range(13, 15))
+
+    first, second = replay.sample(batch_size=50, horizon=3), restored.sample(batch_size=50, horizon=3)
+    assert len(restored) == 10
+    assert torch.equal(window_steps(first), window_steps(second))
+    assert torch.equal(first.mask, second.mask)
+
+
+def test_state_dict_into_larger_buffer():
+    replay = make_replay(capacity=10)
+    add_steps(replay, range(13))
+    larger = make_replay(capacity=20)
+
+    larger.load_state_dict(replay.state_dict())
+    add_steps(larger, range(13, 15))
+
+    # Oldest first: steps 3..14 with no gap, so every window is consecutive.
+    assert len(larger) == 12
+    assert larger.actions[:12, 0].tolist() == [float(k) for k in range(3, 15)]
+    steps = window_steps(larger.sample(batch_size=100, horizon=3))
+    assert torch.equal(steps[1:] - steps[:-1], torch.ones_like(steps[1:]))
+
+
+def test_state_dict_into_smaller_buffer():
+    replay = make_replay(capacity=10)
+    add_steps(replay, range(8))
+
+    with pytest.raises(ValueError, match="contains 8 steps but this one has room for 5"):
+        make_replay(capacity=5).load_state_dict(replay.state_dict())
+
+
+def test_mark_truncated_cuts_windows():
+    replay = make_replay(capacity=10)
+    add_steps(replay, range(4))
+    replay.mark_truncated()
+    add_steps(replay, range(4, 8))
+
+    batch = replay.sample(batch_size=200, horizon=2)
+
+    steps = window_steps(batch)
+    # A window starting at step 3 must not run into step 4, which began a new episode.
+    assert bool((batch.mask[1][steps[0] == 3] == 0).all())
+    assert bool((batch.truncated[0][steps[0] == 3] == 1).all())

@@ -36,7 +36,7 @@ def eval_returns(run_dir: Path) -> dict[str, list[float]]:
 
 def flat_state(run_dir: Path) -> dict[str, torch.Tensor]:
     """Return every tensor of the checkpoint's module states by dotted name, without optimizer states."""
-    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)["state"]
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)["state"]["agent"]
     return {
         f"{module}.{name}": value
         for module in ("world_model", "cost", "actor")

@@ -1,0 +1,215 @@
+"""A run killed by SIGKILL after a checkpoint and resumed logs what an uninterrupted run logs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from ami.training.checkpoint import CHECKPOINT_NAME
+from ami.training.run_dir import lock_run_dir
+from experiments.cli import main
+from tests.plugins.killable_configurator import KILL_STEP_VARIABLE
+from tests.tiny import DEBUG_CONFIG, REPO_ROOT
+
+# 100 seed steps, then acting and learning; checkpoints at 200 and at the end (400). The killed
+# run also evaluates and flushes TensorBoard at 300, so points after its checkpoint are on disk.
+SETTINGS = [
+    "train.total_steps=400",
+    "train.checkpoint_every=200",
+    "train.eval_every=100",
+    "train.log_every=50",
+    "num_threads=1",
+    "seed=0",
+    'imports=["tests.plugins.killable_configurator"]',
+    "configurator.name=test_killable",
+]
+CHECKPOINT_STEP = 200
+KILL_STEP = 350
+
+TIMING_TAGS = ("time/fps", "plan/ms_per_action/deliberative", "eval/reactive/ms_per_action", "eval/deliberative/ms_per_action")
+"""Wall-clock figures, which differ between any two runs."""
+
+
+def run_arguments(runs_dir: Path) -> list[str]:
+    arguments = ["run", str(DEBUG_CONFIG), "--quiet"]
+    for setting in [*SETTINGS, f"runs_dir={runs_dir}"]:
+        arguments += ["--set", setting]
+    return arguments
+
+
+def quiet_main(arguments: list[str]) -> int:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return main(arguments)
+
+
+def only_run_dir(runs_dir: Path) -> Path:
+    (run_dir,) = (runs_dir / "InvertedPendulum-v5").iterdir()
+    return run_dir
+
+
+def logged_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar as TensorBoard shows it: ``(step, value)`` pairs in file order, purged points left out."""
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(event.step, event.value) for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def checkpoint_step(run_dir: Path) -> int:
+    return torch.load(run_dir / CHECKPOINT_NAME, weights_only=True)["metadata"]["step"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("resume")
+    assert quiet_main(run_arguments(root / "uninterrupted")) == 0
+
+    killed = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", *run_arguments(root / "killed")],
+        cwd=REPO_ROOT,
+        env={**os.environ, KILL_STEP_VARIABLE: str(KILL_STEP)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    killed_dir = only_run_dir(root / "killed")
+    before_resume = {
+        "returncode": killed.returncode,
+        "checkpoint_step": checkpoint_step(killed_dir),
+        "scalars": logged_scalars(killed_dir),
+    }
+
+    resume_exit_code = quiet_main(["run", "--resume", str(killed_dir), "--quiet"])
+    return {
+        "uninterrupted": only_run_dir(root / "uninterrupted"),
+        "resumed": killed_dir,
+        "before_resume": before_resume,
+        "resume_exit_code": resume_exit_code,
+    }
+
+
+def test_killed_run_died_after_checkpoint(runs):
+    before = runs["before_resume"]
+
+    assert before["returncode"] == -signal.SIGKILL
+    assert before["checkpoint_step"] == CHECKPOINT_STEP
+    # Points past the checkpoint reached the disk before the kill; the resume must hide them.
+    assert max(step for step, _ in before["scalars"]["world_model/loss"]) > CHECKPOINT_STEP
+
+
+def test_resume_exit_code(runs):
+    assert runs["resume_exit_code"] == 0
+    assert checkpoint_step(runs["resumed"]) == 400
+
+
+def test_resume_logs_same_values(runs):
+    expected, resumed = logged_scalars(runs["uninterrupted"]), logged_scalars(runs["resumed"])
+
+    assert expected.keys() == resumed.keys()
+    assert "world_model/loss" in expected
+    for tag in expected.keys() - set(TIMING_TAGS):
+        expected_steps = [step for step, _ in expected[tag]]
+        resumed_steps = [step for step, _ in resumed[tag]]
+        assert resumed_steps == expected_steps, tag
+        for (step, value), (_, resumed_value) in zip(expected[tag], resumed[tag]):
+            assert resumed_value == pytest.approx(value, abs=1e-6, rel=0), f"{tag} at step {step}"
+
+
+def test_resume_steps_not_duplicated(runs):
+    for tag, points in logged_scalars(runs["resumed"]).items():
+        steps = [step for step, _ in points]
+        assert steps == sorted(set(steps)), tag
+
+
+def test_resume_same_eval_returns(runs):
+    expected = json.loads((runs["uninterrupted"] / "summary.json").read_text())
+    resumed = json.loads((runs["resumed"] / "summary.json").read_text())
+
+    for mode in ("reactive", "deliberative"):
+        assert resumed["eval"][mode]["returns"] == expected["eval"][mode]["returns"], mode
+    assert resumed["env_steps"] == expected["env_steps"] == 400
+
+
+def test_resume_same_final_weights(runs):
+    expected = torch.load(runs["uninterrupted"] / CHECKPOINT_NAME, weights_only=True)["state"]["agent"]
+    resumed = torch.load(runs["resumed"] / CHECKPOINT_NAME, weights_only=True)["state"]["agent"]
+
+    for module in ("world_model", "cost", "actor"):
+        for name, value in expected[module].items():
+            assert torch.equal(resumed[module][name], value), f"{module}.{name}"
+
+
+def error_lines(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+
+def test_resume_finished_run(runs, capsys):
+    exit_code = main(["run", "--resume", str(runs["uninterrupted"]), "--quiet"])
+
+    lines = error_lines(capsys)
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert "already finished at step 400" in lines[0]
+    assert "--set train.total_steps=N" in lines[0]
+
+
+def test_resume_other_override(runs, capsys):
+    exit_code = main(["run", "--resume", str(runs["uninterrupted"]), "--set", "seed=3", "--quiet"])
+
+    lines = error_lines(capsys)
+    assert exit_code == 2
+    assert lines == [
+        "ami run: error: cannot override 'seed' when resuming a run: only train.total_steps may change, "
+        "because the other fields shape the saved state. Start a new run to change it"
+    ]
+
+
+def test_resume_with_config_file(runs, capsys):
+    exit_code = main(["run", str(DEBUG_CONFIG), "--resume", str(runs["uninterrupted"]), "--quiet"])
+
+    lines = error_lines(capsys)
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert "give either a CONFIG file or --resume RUN_DIR, not both" in lines[0]
+
+
+def test_resume_locked_folder(runs, capsys):
+    run_dir = runs["uninterrupted"]
+    with lock_run_dir(run_dir):
+        exit_code = main(["run", "--resume", str(run_dir), "--set", "train.total_steps=450", "--quiet"])
+
+    lines = error_lines(capsys)
+    assert exit_code == 2
+    assert lines == [f"ami run: error: run folder {str(run_dir)!r} is in use by another `ami run`; wait for it to end or stop it first"]
+
+
+def test_resume_missing_folder(tmp_path, capsys):
+    missing = tmp_path / "no_such_run"
+
+    exit_code = main(["run", "--resume", str(missing), "--quiet"])
+
+    lines = error_lines(capsys)
+    assert exit_code == 2
+    assert lines == [f"ami run: error: run folder not found: {str(missing)!r}; pass a folder written by `ami run`"]
+
+
+def test_resume_extends_finished_run(tmp_path):
+    runs_dir = tmp_path / "runs"
+    assert quiet_main(["run", str(DEBUG_CONFIG), "--quiet", "--set", f"runs_dir={runs_dir}", "--set", "train.total_steps=120"]) == 0
+    run_dir = only_run_dir(runs_dir)
+
+    exit_code = quiet_main(["run", "--resume", str(run_dir), "--set", "train.total_steps=160", "--quiet"])
+
+    assert exit_code == 0
+    assert checkpoint_step(run_dir) == 160
+    assert "total_steps = 160" in (run_dir / "config.toml").read_text()
+    assert json.loads((run_dir / "summary.json").read_text())["env_steps"] == 160
