@@ -1,4 +1,4 @@
-"""Two CPU runs of the debug config with the same seed train the same agent."""
+"""Two CPU runs of the debug config with the same seed see the same env steps and train the same agent."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from ami.config import load_config
+from envs.make import make_env
 from experiments.cli import main
 from tests.tiny import DEBUG_CONFIG
 
@@ -74,3 +77,51 @@ def test_other_seed_other_weights(runs):
     first, other = flat_state(runs["first"]), flat_state(runs["other_seed"])
 
     assert not torch.equal(first["actor.policy.net.0.weight"], other["actor.policy.net.0.weight"])
+
+
+def replay_state(run_dir: Path) -> dict[str, torch.Tensor]:
+    """Every env step the run stored: observations, actions, rewards and episode ends."""
+    return torch.load(run_dir / "checkpoint.pt", weights_only=True)["state"]["memory"]["replay"]
+
+
+def test_same_seed_same_env_trajectories(runs):
+    first, second = replay_state(runs["first"]), replay_state(runs["second"])
+
+    assert first["size"] == second["size"] == 150
+    for field in ("obs", "actions", "rewards", "next_obs", "terminated", "truncated"):
+        assert torch.equal(first[field], second[field]), field
+
+
+def test_other_seed_other_env_trajectories(runs):
+    first, other = replay_state(runs["first"]), replay_state(runs["other_seed"])
+
+    assert not torch.equal(first["obs"], other["obs"])
+
+
+def rollout(env, seed: int, actions) -> list:
+    obs, _ = env.reset(seed=seed)
+    trajectory = [obs]
+    for action in actions:
+        obs, reward, terminated, truncated, _ = env.step(action)
+        trajectory.append((obs, reward, terminated, truncated))
+        if terminated or truncated:
+            break
+    return trajectory
+
+
+def test_reset_seed_reproduces_trajectory():
+    config = load_config(DEBUG_CONFIG, ["env.task=HalfCheetah-v5"])
+    env = make_env(config.env)
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(50, 6)).astype(np.float32)
+
+    first = rollout(env, seed=3, actions=actions)
+    rollout(env, seed=4, actions=actions)
+    again = rollout(env, seed=3, actions=actions)
+    other = rollout(env, seed=4, actions=actions)
+
+    assert len(first) == len(again) == 51
+    assert np.array_equal(first[0], again[0])
+    for step, (expected, repeated) in enumerate(zip(first[1:], again[1:])):
+        assert np.array_equal(expected[0], repeated[0]), step
+        assert expected[1:] == repeated[1:], step
+    assert not np.array_equal(first[0], other[0])
