@@ -51,10 +51,14 @@ def save_checkpoint(path: Path, state: dict[str, Any], metadata: dict[str, Any])
 
     payload = {"format_version": FORMAT_VERSION, "metadata": metadata, "state": state}
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as file:
-        torch.save(payload, file)
-        file.flush()
-        os.fsync(file.fileno())
+    try:
+        with open(temporary, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     os.replace(temporary, path)
     sync_directory(path.parent)
 

@@ -178,3 +178,16 @@ def test_unstable_episode_lengths(unstable_run):
     lengths = [end - start for start, end in zip([-1, *ends], ends)]
     # Every episode stores at most the steps before the unstable one.
     assert max(lengths) <= UNSTABLE_STEP - 1
+
+
+def test_failed_write_keeps_previous_checkpoint(tmp_path):
+    path = tmp_path / CHECKPOINT_NAME
+    save_checkpoint(path, {"weights": torch.ones(3)}, {"step": 1})
+    previous = path.read_bytes()
+
+    # A lambda cannot be pickled, so torch.save fails after it has started writing.
+    with pytest.raises(Exception, match="lambda"):
+        save_checkpoint(path, {"weights": torch.zeros(3), "callback": lambda: None}, {"step": 2})
+
+    assert path.read_bytes() == previous
+    assert not path.with_name(path.name + ".tmp").exists()
