@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -15,7 +16,8 @@ from ami.config.schema import Mode
 
 @dataclass(frozen=True)
 class EvalResult:
-    mode: Mode
+    mode: str
+    """Acting mode of the AMI agent, or the label of another agent's policy."""
     returns: tuple[float, ...]
     lengths: tuple[int, ...]
     ms_per_action: float
@@ -46,19 +48,34 @@ def evaluate(agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed: int
     devices = [agent.device] if agent.device.type == "cuda" else []
     with agent.separate_memory(), torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        return run_episodes(agent, env, mode, episodes, seed)
+        return run_episodes(
+            lambda obs: agent.act(obs, deterministic=True, mode=mode), env, mode, episodes, seed, on_reset=agent.reset
+        )
 
 
-def run_episodes(agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed: int) -> EvalResult:
+def run_episodes(
+    act: Callable[[np.ndarray], np.ndarray],
+    env: gym.Env,
+    label: str,
+    episodes: int,
+    seed: int,
+    on_reset: Callable[[], None] | None = None,
+) -> EvalResult:
+    """Run ``episodes`` episodes with ``act``; episode ``i`` starts from ``reset(seed=seed + i)``.
+
+    Every agent of a comparison is evaluated by this loop, so all see the same start states.
+    ``on_reset`` runs before each episode, e.g. to clear an agent's short-term memory.
+    """
     returns, lengths = [], []
     acting_seconds, num_actions = 0.0, 0
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
-        agent.reset()
+        if on_reset is not None:
+            on_reset()
         episode_return, length, done = 0.0, 0, False
         while not done:
             start = time.perf_counter()
-            action = agent.act(obs, deterministic=True, mode=mode)
+            action = act(obs)
             acting_seconds += time.perf_counter() - start
             num_actions += 1
             obs, reward, terminated, truncated, _ = env.step(action)
@@ -67,4 +84,4 @@ def run_episodes(agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed:
             done = terminated or truncated
         returns.append(episode_return)
         lengths.append(length)
-    return EvalResult(mode, tuple(returns), tuple(lengths), 1000 * acting_seconds / max(num_actions, 1))
+    return EvalResult(label, tuple(returns), tuple(lengths), 1000 * acting_seconds / max(num_actions, 1))

@@ -11,8 +11,8 @@ import contextlib
 import dataclasses
 import io
 import string
+import sys
 import tempfile
-import tomllib
 import typing
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,11 @@ import gymnasium as gym
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 from ami.config.schema import RunConfig
 from experiments.cli import main

@@ -1,0 +1,1 @@
+"""``ami compare``: the AMI agent against RL baselines and true-simulator planning, on one protocol."""
