@@ -1,4 +1,4 @@
-"""The ``ami`` command: ``ami run CONFIG`` trains a new run, ``ami eval RUN_DIR`` evaluates one."""
+"""The ``ami`` command: ``ami run`` trains or resumes a run, ``ami eval`` evaluates one, ``ami compare`` runs a grid."""
 
 from __future__ import annotations
 
@@ -18,9 +18,12 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from ami.config.loader import ConfigError, load_config
 from ami.registry import RegistryError
 from ami.training.checkpoint import CHECKPOINT_NAME, CheckpointError, check_checkpoint_matches, load_checkpoint
-from ami.training.evaluate import evaluate
+from ami.training.evaluate import EVAL_SEED_OFFSET, evaluate
 from ami.training.run_dir import RunDirError, create_run_dir, lock_run_dir, read_run_config, write_run_config
-from ami.training.trainer import EVAL_SEED_OFFSET, Trainer
+from ami.training.trainer import Trainer
+from experiments.compare.config import load_compare_config
+from experiments.compare.grid import build_specs, run_local, run_ray
+from experiments.compare.report import write_report
 
 logger = logging.getLogger("ami")
 
@@ -57,6 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=non_negative_int, default=None, help="seed of the first episode (default: the run's evaluation seed)"
     )
     evaluate_cmd.add_argument("--device", default=None, help="override the run's device, e.g. cpu")
+
+    compare = commands.add_parser(
+        "compare", help="train and evaluate a grid of agents x tasks x seeds on one protocol and summarize it"
+    )
+    compare.add_argument("config", help="comparison file, e.g. experiments/configs/compare_quick.toml")
+    compare.add_argument(
+        "--workers", type=positive_int, default=None, help="runs trained at once in worker processes (default: the file's workers)"
+    )
+    compare.add_argument(
+        "--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+        help="run the grid as Ray tasks: on a new local Ray instance, or on the cluster at ADDRESS (e.g. auto)",
+    )
+    compare.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a field of the comparison file, e.g. --set seeds=[0] (repeatable)",
+    )
+    compare.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -80,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return command_run(args, log_buffer)
+        if args.command == "compare":
+            return command_compare(args, log_buffer)
         return command_eval(args, log_buffer)
     finally:
         root = logging.getLogger()
@@ -224,6 +246,36 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
         result = evaluate(trainer.agent, trainer.eval_env, mode, args.episodes, seed)
         results[mode] = {"mean_return": result.mean_return, "std_return": result.std_return, "ms_per_action": result.ms_per_action}
     print(json.dumps({"run_dir": args.run_dir, "step": metadata["step"], "eval": results}, indent=2))
+    return 0
+
+
+def command_compare(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:
+    """Run every unfinished cell of a comparison grid, then write its report; exit 1 if a run failed."""
+    try:
+        with reported_as_input_error("compare", log_buffer):
+            config = load_compare_config(args.config, args.overrides)
+            if args.workers is not None:
+                config = dataclasses.replace(config, workers=args.workers)
+            specs = build_specs(config)
+            Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+    except InputError:
+        return 2
+
+    release_logs(log_buffer)
+    logger.info("comparison %s: %d runs in %s", config.name, len(specs), config.output_dir)
+    with logging_redirect_tqdm():
+        if args.ray is not None:
+            outcomes = run_ray(specs, args.ray or None, show_progress=not args.quiet)
+        else:
+            outcomes = run_local(specs, config.workers, show_progress=not args.quiet)
+    summary_path = write_report(config, specs)
+
+    print(summary_path.read_text())
+    print(f"summary: {summary_path}\nTensorBoard: tensorboard --logdir {Path(config.output_dir) / 'runs'}")
+    failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+    if failed:
+        print(f"{len(failed)} of {len(outcomes)} runs failed; their tracebacks are in error.txt of each run folder", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -14,6 +14,10 @@ from agents.ami_agent import AMIAgent
 from ami.config.schema import Mode
 
 
+EVAL_SEED_OFFSET = 10_000
+"""Evaluation episodes use seeds from ``seed + EVAL_SEED_OFFSET``, apart from training seeds."""
+
+
 @dataclass(frozen=True)
 class EvalResult:
     mode: str

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ami.registry import import_plugins
 from ami.spec import TaskSpec
 from ami.config.validate import validate_config
 from ami.training.checkpoint import CHECKPOINT_NAME, checkpoint_metadata, save_checkpoint
-from ami.training.evaluate import EvalResult, evaluate
+from ami.training.evaluate import EVAL_SEED_OFFSET, EvalResult, evaluate
 from ami.training.learner import TrainingDivergedError
 from ami.training.logger import MetricLogger
 from ami.training.rng import load_rng_state_dict, rng_state_dict, seed_everything
@@ -32,11 +33,7 @@ from envs.state import env_state_dict, load_env_state_dict
 
 logger = logging.getLogger(__name__)
 
-EVAL_SEED_OFFSET = 10_000
-"""Evaluation episodes use seeds from ``seed + EVAL_SEED_OFFSET``, apart from training seeds."""
-
-
-__all__ = ["EVAL_SEED_OFFSET", "Trainer", "TrainingDivergedError"]
+__all__ = ["Trainer", "TrainingDivergedError"]
 
 
 class Trainer:
@@ -77,6 +74,8 @@ class Trainer:
         self.last_eval: dict[str, EvalResult] = {}
         self._pending_metrics: dict[str, torch.Tensor] = {}
         self.resumed = False
+        self.evaluation_hooks: list[Callable[[int, EvalResult], None]] = []
+        """Called with the env step and the result of every evaluation, e.g. to record a comparison."""
 
     def train(self, run_dir: Path) -> dict:
         """Run env steps up to ``train.total_steps``, log to ``run_dir`` and save checkpoints there."""
@@ -201,6 +200,8 @@ class Trainer:
         for mode in train.eval_modes:
             result = evaluate(self.agent, self.eval_env, mode, train.eval_episodes, self.config.seed + EVAL_SEED_OFFSET)
             self.last_eval[mode] = result
+            for hook in self.evaluation_hooks:
+                hook(self.step, result)
             self.metrics.scalars(
                 {
                     f"eval/{mode}/mean_reward": result.mean_return,

@@ -9,8 +9,7 @@ from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
-from ami.training.evaluate import EvalResult
-from ami.training.trainer import EVAL_SEED_OFFSET
+from ami.training.evaluate import EVAL_SEED_OFFSET, EvalResult
 
 EVALUATIONS_NAME = "evaluations.csv"
 """Per-run file with one row per evaluated policy and evaluation point."""

@@ -1,0 +1,178 @@
+"""Run the agents x tasks x seeds grid of a comparison, in worker processes or as Ray tasks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from experiments.compare.config import CompareConfig
+from experiments.compare.protocol import RunSpec
+
+logger = logging.getLogger(__name__)
+
+DONE_NAME = "done.json"
+"""Written into a run folder when its run finished; a rerun of the comparison skips that run."""
+ERROR_NAME = "error.txt"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    spec: RunSpec
+    status: str
+    """``finished``, ``skipped`` (finished by an earlier invocation) or ``failed``."""
+    wall_seconds: float = 0.0
+    error: str = ""
+
+
+def build_specs(config: CompareConfig) -> list[RunSpec]:
+    """One RunSpec per task, agent and seed, with its folder ``output_dir/runs/<task>/<agent>/seed_<seed>``."""
+    root = Path(config.output_dir) / "runs"
+    specs = []
+    for task, total_steps in config.tasks.items():
+        for agent in config.agents:
+            options = agent.options_for(task)
+            if agent.kind == "ami":
+                options = {**options, "config": agent.configs[task], "set": list(agent.set)}
+            for seed in config.seeds:
+                specs.append(
+                    RunSpec(
+                        task=task,
+                        agent=agent.name,
+                        kind=agent.kind,
+                        seed=seed,
+                        total_steps=total_steps,
+                        eval_every=config.eval_every,
+                        eval_episodes=config.eval_episodes,
+                        run_dir=str(root / task / agent.name / f"seed_{seed}"),
+                        options=options,
+                        num_threads=config.num_threads,
+                    )
+                )
+    return specs
+
+
+def runner_for(kind: str) -> Callable[[RunSpec], dict]:
+    """The function that trains and evaluates an agent of ``kind``; imported here to keep workers lean."""
+    if kind == "ami":
+        from experiments.compare.ami_runner import run_ami
+
+        return run_ami
+    if kind in ("sac", "td3", "ppo"):
+        from agents.sb3_baselines import run_sb3
+
+        return run_sb3
+    if kind == "random":
+        from agents.random_agent import run_random
+
+        return run_random
+    if kind == "mpc_true":
+        from agents.true_sim_mpc import run_true_sim_mpc
+
+        return run_true_sim_mpc
+    raise ValueError(f"unknown agent kind {kind!r}; valid kinds: ami, sac, td3, ppo, random, mpc_true")
+
+
+def execute(spec: RunSpec) -> RunOutcome:
+    """Run one cell of the grid unless an earlier invocation finished it.
+
+    A folder without ``done.json`` is the remainder of an interrupted run: it is deleted and the
+    run starts again, so every finished run comes from one uninterrupted process. A run that
+    raises is recorded in ``error.txt`` and reported as failed; the other runs go on.
+    """
+    run_dir = Path(spec.run_dir)
+    if (run_dir / DONE_NAME).is_file():
+        return RunOutcome(spec, "skipped")
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+
+    torch.set_num_threads(spec.num_threads)
+    start = time.perf_counter()
+    try:
+        summary = runner_for(spec.kind)(spec)
+    except Exception:  # noqa: BLE001 - one failed run must not stop the grid; the traceback is kept
+        error = traceback.format_exc()
+        (run_dir / ERROR_NAME).write_text(error)
+        return RunOutcome(spec, "failed", time.perf_counter() - start, error.strip().splitlines()[-1])
+
+    wall_seconds = time.perf_counter() - start
+    record = {"spec": asdict(spec), "wall_seconds": wall_seconds, "summary": summary}
+    (run_dir / DONE_NAME).write_text(json.dumps(record, indent=2) + "\n")
+    return RunOutcome(spec, "finished", wall_seconds)
+
+
+def run_local(specs: list[RunSpec], workers: int, show_progress: bool = True) -> list[RunOutcome]:
+    """Run ``specs`` in ``workers`` processes (spawned, so no worker inherits PyTorch threads or CUDA state)."""
+    if workers == 1:
+        return collect((execute(spec) for spec in specs), len(specs), show_progress)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(execute, spec): spec for spec in specs}
+
+        def finished() -> Iterable[RunOutcome]:
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    # A worker died (killed, out of memory): its run and the queued ones fail, and a
+                    # rerun of the comparison picks them up again.
+                    yield RunOutcome(futures[future], "failed", error="a worker process died before the run finished")
+
+        return collect(finished(), len(specs), show_progress)
+
+
+def run_ray(specs: list[RunSpec], address: str | None, show_progress: bool = True) -> list[RunOutcome]:
+    """Run ``specs`` as Ray tasks on a local Ray instance or the cluster at ``address``.
+
+    Each task reserves ``num_threads`` CPUs. The output folder must be on storage that every
+    Ray node can write, because each run writes its own folder.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("--ray needs Ray; install it with `pip install 'ami[ray]'` (or `pip install ray`)") from None
+
+    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    try:
+        remote_execute = ray.remote(execute)
+        pending = [remote_execute.options(num_cpus=spec.num_threads).remote(spec) for spec in specs]
+
+        def finished() -> Iterable[RunOutcome]:
+            remaining = list(pending)
+            while remaining:
+                done, remaining = ray.wait(remaining, num_returns=1)
+                yield ray.get(done[0])
+
+        return collect(finished(), len(specs), show_progress)
+    finally:
+        ray.shutdown()
+
+
+def collect(outcomes: Iterable[RunOutcome], total: int, show_progress: bool) -> list[RunOutcome]:
+    """Gather outcomes as they finish, logging each one and updating a progress bar."""
+    results = []
+    with tqdm(total=total, unit="run", disable=not show_progress, dynamic_ncols=True) as progress:
+        for outcome in outcomes:
+            spec = outcome.spec
+            name = f"{spec.task} {spec.agent} seed {spec.seed}"
+            if outcome.status == "failed":
+                logger.error("%s failed: %s (traceback in %s)", name, outcome.error, Path(spec.run_dir) / ERROR_NAME)
+            elif outcome.status == "skipped":
+                logger.info("%s finished earlier; skipped", name)
+            else:
+                logger.info("%s finished in %.0f s", name, outcome.wall_seconds)
+            results.append(outcome)
+            progress.update(1)
+    return results

@@ -1,0 +1,182 @@
+"""Write ``results.csv``, ``summary.md`` and learning-curve plots from a comparison's run folders."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from experiments.compare.config import CompareConfig
+from experiments.compare.grid import DONE_NAME
+from experiments.compare.protocol import EVALUATION_COLUMNS, EVALUATIONS_NAME, RunSpec
+from experiments.compare.stats import bootstrap_interval, iqm, mean
+
+logger = logging.getLogger(__name__)
+
+RESULTS_NAME = "results.csv"
+SUMMARY_NAME = "summary.md"
+PLOTS_FOLDER = "plots"
+
+
+@dataclass
+class Curve:
+    """The evaluations of one policy label on one task: ``returns[seed][env_steps]``."""
+
+    returns: dict[int, dict[int, float]]
+    ms_per_action: dict[int, dict[int, float]]
+    wall_seconds: dict[int, float]
+
+
+def policy_labels(config: CompareConfig) -> list[str]:
+    """Labels in table order; the AMI agent appears once per acting mode."""
+    labels = []
+    for agent in config.agents:
+        if agent.kind == "ami":
+            labels += [f"{agent.name}_reactive", f"{agent.name}_deliberative"]
+        else:
+            labels.append(agent.name)
+    return labels
+
+
+def read_finished_runs(specs: list[RunSpec]) -> list[tuple[RunSpec, float, list[dict]]]:
+    """Each finished run with its wall time and its evaluation rows, typed, in grid order."""
+    runs = []
+    for spec in specs:
+        run_dir = Path(spec.run_dir)
+        if not (run_dir / DONE_NAME).is_file():
+            continue
+        wall_seconds = json.loads((run_dir / DONE_NAME).read_text())["wall_seconds"]
+        with open(run_dir / EVALUATIONS_NAME, newline="") as file:
+            rows = [typed_row(row) for row in csv.DictReader(file)]
+        runs.append((spec, wall_seconds, rows))
+    return runs
+
+
+def typed_row(row: dict[str, str]) -> dict:
+    typed: dict = dict(row)
+    for key in ("seed", "env_steps"):
+        typed[key] = int(row[key])
+    for key in ("mean_return", "std_return", "mean_length", "ms_per_action", "wall_seconds"):
+        typed[key] = float(row[key])
+    return typed
+
+
+def write_results_csv(rows: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=EVALUATION_COLUMNS)
+        writer.writeheader()
+        writer.writerows(sorted(rows, key=lambda row: (row["task"], row["agent"], row["seed"], row["env_steps"])))
+
+
+def build_curves(runs: list[tuple[RunSpec, float, list[dict]]]) -> dict[tuple[str, str], Curve]:
+    """Group evaluation rows by task and policy label; both AMI modes get their run's wall time."""
+    curves: dict[tuple[str, str], Curve] = defaultdict(lambda: Curve(defaultdict(dict), defaultdict(dict), {}))
+    for spec, wall_seconds, rows in runs:
+        for row in rows:
+            curve = curves[(row["task"], row["agent"])]
+            curve.returns[row["seed"]][row["env_steps"]] = row["mean_return"]
+            curve.ms_per_action[row["seed"]][row["env_steps"]] = row["ms_per_action"]
+            curve.wall_seconds[row["seed"]] = wall_seconds
+    return curves
+
+
+def final_returns(curve: Curve) -> list[float]:
+    """Each seed's return at its last evaluation."""
+    return [steps[max(steps)] for steps in curve.returns.values()]
+
+
+def returns_at(curve: Curve, budget: int) -> list[float]:
+    """Each seed's return at exactly ``budget`` env steps; seeds without that point are left out."""
+    return [steps[budget] for steps in curve.returns.values() if budget in steps]
+
+
+def format_interval(values: list[float]) -> str:
+    if not values:
+        return "-"
+    low, high = bootstrap_interval(values, iqm)
+    return f"{iqm(values):.1f} [{low:.1f}, {high:.1f}]"
+
+
+def summary_markdown(config: CompareConfig, curves: dict[tuple[str, str], Curve]) -> str:
+    """Per task, one row per policy: IQM and 95% CI of the final return and of the return at each budget."""
+    lines = [
+        f"# Comparison `{config.name}`",
+        "",
+        f"Seeds {list(config.seeds)}; every {config.eval_every} env steps, {config.eval_episodes} deterministic "
+        "evaluation episodes from the same reset seeds for every agent. Returns are the interquartile mean "
+        "(IQM) over seeds with a 95% percentile-bootstrap confidence interval. Wall time is per run, "
+        "averaged over seeds; both AMI modes come from one run. Milliseconds per action are measured in "
+        "the final evaluation.",
+        "",
+    ]
+    for task, total_steps in config.tasks.items():
+        budgets = [budget for budget in config.budgets if budget <= total_steps]
+        header = ["agent", "seeds", f"final return ({total_steps} steps)", *[f"return at {b}" for b in budgets], "wall time (s)", "ms per action"]
+        lines += [f"## {task}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        for label in policy_labels(config):
+            curve = curves.get((task, label))
+            if curve is None:
+                lines.append("| " + " | ".join([label, "0", *["-"] * (len(header) - 2)]) + " |")
+                continue
+            final_ms = [steps[max(steps)] for steps in curve.ms_per_action.values()]
+            cells = [
+                label,
+                str(len(curve.returns)),
+                format_interval(final_returns(curve)),
+                *[format_interval(returns_at(curve, budget)) for budget in budgets],
+                f"{mean(list(curve.wall_seconds.values())):.0f}",
+                f"{mean(final_ms):.2f}",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_task(task: str, labels: list[str], curves: dict[tuple[str, str], Curve], path: Path) -> None:
+    """Learning curves of one task: the mean over seeds and a 95% bootstrap band of that mean."""
+    figure = Figure(figsize=(7, 4.5), dpi=120)
+    axes = figure.add_subplot()
+    for label in labels:
+        curve = curves.get((task, label))
+        if curve is None:
+            continue
+        steps = sorted({step for seed_steps in curve.returns.values() for step in seed_steps})
+        means, lows, highs = [], [], []
+        for step in steps:
+            values = [seed_steps[step] for seed_steps in curve.returns.values() if step in seed_steps]
+            low, high = bootstrap_interval(values, mean)
+            means.append(mean(values))
+            lows.append(low)
+            highs.append(high)
+        line = axes.plot(steps, means, marker="o", markersize=3, label=label)[0]
+        axes.fill_between(steps, lows, highs, color=line.get_color(), alpha=0.2, linewidth=0)
+    axes.set_title(task)
+    axes.set_xlabel("env steps")
+    axes.set_ylabel("evaluation return")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def write_report(config: CompareConfig, specs: list[RunSpec]) -> Path:
+    """Write ``results.csv``, ``summary.md`` and ``plots/<task>.png``; return the summary's path."""
+    output = Path(config.output_dir)
+    runs = read_finished_runs(specs)
+    write_results_csv([row for _, _, rows in runs for row in rows], output / RESULTS_NAME)
+    curves = build_curves(runs)
+
+    summary_path = output / SUMMARY_NAME
+    summary_path.write_text(summary_markdown(config, curves))
+    plots = output / PLOTS_FOLDER
+    plots.mkdir(exist_ok=True)
+    for task in config.tasks:
+        plot_task(task, policy_labels(config), curves, plots / f"{task}.png")
+    logger.info("wrote %s, %s and %d plots under %s", RESULTS_NAME, SUMMARY_NAME, len(config.tasks), output)
+    return summary_path

@@ -1,0 +1,188 @@
+"""``ami compare`` on tiny budgets: every agent runs, the files appear, a rerun skips finished runs."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from experiments.cli import main
+from experiments.compare.grid import DONE_NAME
+from tests.tiny import DEBUG_CONFIG
+
+TASK = "InvertedPendulum-v5"
+
+TINY_COMPARISON = f"""
+name = "tiny"
+seeds = [0, 1]
+eval_every = 100
+eval_episodes = 1
+budgets = [100]
+workers = 2
+
+[tasks]
+"{TASK}" = 200
+
+[[agents]]
+name = "ami"
+kind = "ami"
+set = ["train.seed_steps=100", "train.pretrain_updates=10"]
+[agents.configs]
+"{TASK}" = "{DEBUG_CONFIG}"
+
+[[agents]]
+name = "random"
+kind = "random"
+"""
+
+AGENT_LABELS = {"ami_reactive", "ami_deliberative", "random"}
+
+
+def write_comparison(folder: Path, text: str = TINY_COMPARISON) -> Path:
+    path = folder / "compare.toml"
+    path.write_text(f'output_dir = "{folder / "out"}"\n' + text)
+    return path
+
+
+def compare(*arguments: str) -> tuple[int, str]:
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        exit_code = main(["compare", *arguments, "--quiet"])
+    return exit_code, stdout.getvalue()
+
+
+def read_results(output: Path) -> list[dict[str, str]]:
+    with open(output / "results.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.fixture(scope="module")
+def local_grid(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("compare")
+    path = write_comparison(folder)
+    exit_code, stdout = compare(str(path))
+    return {"path": path, "output": folder / "out", "exit_code": exit_code, "stdout": stdout}
+
+
+def test_compare_exit_code(local_grid):
+    assert local_grid["exit_code"] == 0
+
+
+def test_compare_every_run_finished(local_grid):
+    runs = local_grid["output"] / "runs" / TASK
+    for agent in ("ami", "random"):
+        for seed in (0, 1):
+            assert (runs / agent / f"seed_{seed}" / DONE_NAME).is_file(), (agent, seed)
+
+
+def test_compare_results_csv(local_grid):
+    rows = read_results(local_grid["output"])
+
+    assert {row["agent"] for row in rows} == AGENT_LABELS
+    for label in AGENT_LABELS:
+        for seed in ("0", "1"):
+            steps = [row["env_steps"] for row in rows if row["agent"] == label and row["seed"] == seed]
+            assert steps == ["100", "200"], (label, seed)
+
+
+def test_compare_summary_and_plot(local_grid):
+    summary = (local_grid["output"] / "summary.md").read_text()
+
+    for label in AGENT_LABELS:
+        assert f"| {label} | 2 |" in summary
+    assert "return at 100" in summary
+    assert summary in local_grid["stdout"]
+    assert (local_grid["output"] / "plots" / f"{TASK}.png").is_file()
+
+
+def test_compare_shared_tensorboard_tags(local_grid):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for label, run in (("random", "random"), ("ami_deliberative", "ami")):
+        events = EventAccumulator(str(local_grid["output"] / "runs" / TASK / run / "seed_0" / "eval" / label))
+        events.Reload()
+        assert [event.step for event in events.Scalars("eval/mean_reward")] == [100, 200], label
+        assert "eval/ms_per_action" in events.Tags()["scalars"]
+
+
+def test_compare_rerun_skips_finished(local_grid):
+    done = local_grid["output"] / "runs" / TASK / "ami" / "seed_0" / DONE_NAME
+    before = done.stat().st_mtime_ns
+
+    exit_code, _ = compare(str(local_grid["path"]))
+
+    assert exit_code == 0
+    assert done.stat().st_mtime_ns == before
+
+
+def test_compare_reruns_interrupted_run(local_grid):
+    run_dir = local_grid["output"] / "runs" / TASK / "random" / "seed_1"
+    (run_dir / DONE_NAME).unlink()
+    (run_dir / "left_by_a_killed_worker.txt").write_text("partial")
+    kept = local_grid["output"] / "runs" / TASK / "ami" / "seed_0" / DONE_NAME
+    kept_before = kept.stat().st_mtime_ns
+
+    exit_code, _ = compare(str(local_grid["path"]), "--workers", "1")
+
+    assert exit_code == 0
+    assert (run_dir / DONE_NAME).is_file()
+    assert not (run_dir / "left_by_a_killed_worker.txt").exists()
+    assert kept.stat().st_mtime_ns == kept_before
+    assert len(read_results(local_grid["output"])) == 3 * 2 * 2
+
+
+def test_compare_with_ray(local_grid, tmp_path):
+    pytest.importorskip("ray")
+    path = write_comparison(tmp_path)
+
+    exit_code, _ = compare(str(path), "--ray")
+
+    assert exit_code == 0
+    local, distributed = read_results(local_grid["output"]), read_results(tmp_path / "out")
+    assert [row.keys() for row in distributed] == [row.keys() for row in local]
+    # Same seeds on the CPU: Ray workers train the same agents as local worker processes.
+    ignored = ("ms_per_action", "wall_seconds")
+    assert [{k: v for k, v in row.items() if k not in ignored} for row in distributed] == [
+        {k: v for k, v in row.items() if k not in ignored} for row in local
+    ]
+
+
+BAD_COMPARISONS = {
+    "unknown_kind": ('kind = "random"', 'kind = "dqn"', "invalid value 'dqn' for 'agents[1].kind'"),
+    "missing_ami_config": (f'"{TASK}" = "{DEBUG_CONFIG}"', "", "agent 'ami' has no ami config for ['InvertedPendulum-v5']"),
+    "budget_off_schedule": ("budgets = [100]", "budgets = [150]", "invalid budget 150 in 'budgets'"),
+    "unknown_task": (f'"{TASK}" = 200', '"InvertedPendulum-v9" = 200', "unknown task 'InvertedPendulum-v9'"),
+    "duplicate_agent": ('name = "random"', 'name = "ami"', "agent name 'ami' is used twice"),
+    "unknown_key": ("workers = 2", "wrokers = 2", "unknown config key 'wrokers'"),
+}
+
+
+@pytest.mark.parametrize("old, new, fragment", BAD_COMPARISONS.values(), ids=BAD_COMPARISONS.keys())
+def test_compare_bad_input(tmp_path, capsys, old, new, fragment):
+    assert old in TINY_COMPARISON
+    path = write_comparison(tmp_path, TINY_COMPARISON.replace(old, new, 1))
+
+    exit_code = main(["compare", str(path), "--quiet"])
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert lines[0].startswith("ami compare: error: ")
+    assert fragment in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_missing_file(tmp_path, capsys):
+    missing = tmp_path / "nothing.toml"
+
+    exit_code = main(["compare", str(missing), "--quiet"])
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert str(missing) in lines[0]
+    assert not os.path.exists(tmp_path / "out")
