@@ -1,0 +1,154 @@
+"""Stable-Baselines3 SAC, TD3 and PPO, trained by SB3's own ``learn`` and evaluated on the comparison protocol."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3 import PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.noise import NormalActionNoise
+
+from agents.base import Agent
+from ami.config.schema import EnvConfig
+from ami.training.evaluate import run_episodes
+from envs.make import make_env
+from experiments.compare.protocol import EvalRecorder, RunSpec
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"sac": SAC, "td3": TD3, "ppo": PPO}
+"""``RunSpec.kind`` values served by ``run_sb3``, with their SB3 class."""
+
+RESERVED_ARGUMENTS = ("self", "env", "seed", "tensorboard_log", "_init_setup_model")
+"""Constructor arguments that ``run_sb3`` sets itself, so options may not set them."""
+
+
+class SB3Agent(Agent):
+    """Policy of an SB3 model. The model learns in ``model.learn``, not through ``observe`` and ``update``."""
+
+    def __init__(self, model: BaseAlgorithm) -> None:
+        self.model = model
+
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        action, _ = self.model.predict(obs, deterministic=deterministic)
+        return action
+
+
+def default_options(kind: str, total_steps: int, action_dim: int) -> dict[str, Any]:
+    """Constructor arguments for ``kind`` on MuJoCo tasks; options of the run override them.
+
+    Unlisted arguments keep the SB3 defaults, which for SAC and PPO are the MuJoCo settings of
+    their papers (SAC: lr 3e-4, batch 256, [256, 256] networks; PPO: 2048 steps per rollout,
+    minibatch 64, 10 epochs, lr 3e-4, GAE lambda 0.95). Off-policy methods act randomly for
+    10,000 steps before learning, as rl-baselines3-zoo's MuJoCo settings do, but for at most a
+    tenth of the budget so that short runs still learn. TD3 explores with Gaussian noise of std
+    0.1, as there.
+    """
+    if kind in ("sac", "td3"):
+        options: dict[str, Any] = {"learning_starts": min(10_000, total_steps // 10)}
+        if kind == "td3":
+            options["action_noise"] = NormalActionNoise(mean=np.zeros(action_dim), sigma=0.1 * np.ones(action_dim))
+        return options
+    if kind == "ppo":
+        # One rollout must fit the budget, and minibatches must divide the rollout.
+        n_steps = max(64, min(2048, total_steps))
+        return {"n_steps": n_steps, "batch_size": min(64, n_steps)}
+    raise ValueError(f"unknown Stable-Baselines3 kind {kind!r}; expected one of {sorted(ALGORITHMS)}")
+
+
+def constructor_arguments(algorithm: type[BaseAlgorithm]) -> list[str]:
+    """Names of the keyword arguments of ``algorithm`` that run options may set."""
+    parameters = inspect.signature(algorithm.__init__).parameters
+    return [name for name in parameters if name not in RESERVED_ARGUMENTS]
+
+
+def build_model(spec: RunSpec, env: gym.Env) -> BaseAlgorithm:
+    """Create the SB3 model of ``spec.kind`` on ``env``, with ``spec.options`` as constructor arguments.
+
+    Raises ValueError naming an option that the constructor does not take, with the valid names.
+    """
+    if spec.kind not in ALGORITHMS:
+        raise ValueError(f"unknown Stable-Baselines3 kind {spec.kind!r}; expected one of {sorted(ALGORITHMS)}")
+    algorithm = ALGORITHMS[spec.kind]
+    valid = constructor_arguments(algorithm)
+    for name in spec.options:
+        if name not in valid:
+            raise ValueError(
+                f"invalid option {name!r} for {algorithm.__name__}: it is not a constructor argument "
+                f"that runs may set; valid options are {', '.join(valid)}"
+            )
+
+    action_dim = int(np.prod(env.action_space.shape))
+    arguments: dict[str, Any] = {"policy": "MlpPolicy", "device": "cpu", "verbose": 0}
+    arguments.update(default_options(spec.kind, spec.total_steps, action_dim))
+    arguments.update(spec.options)
+    return algorithm(env=env, seed=spec.seed, tensorboard_log=str(Path(spec.run_dir) / "train"), **arguments)
+
+
+class EvalRecorderCallback(BaseCallback):
+    """Evaluates the model every ``spec.eval_every`` env steps and at the end of training, and records each result.
+
+    Env steps are ``model.num_timesteps``, summed over the training envs. Each evaluation runs
+    ``spec.eval_episodes`` deterministic episodes on ``eval_env`` from ``spec.eval_seed``.
+    """
+
+    def __init__(self, spec: RunSpec, eval_env: gym.Env, recorder: EvalRecorder, start_time: float) -> None:
+        super().__init__()
+        self.spec = spec
+        self.eval_env = eval_env
+        self.recorder = recorder
+        self.start_time = start_time
+        self.last_evaluated_step = -1
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps % self.spec.eval_every == 0:
+            self.evaluate()
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.last_evaluated_step != self.num_timesteps:
+            self.evaluate()
+
+    def evaluate(self) -> None:
+        """Evaluate the current policy deterministically and record it at the current env step."""
+        agent = SB3Agent(self.model)
+        spec = self.spec
+        result = run_episodes(
+            lambda obs: agent.act(obs, deterministic=True), self.eval_env, spec.agent, spec.eval_episodes, spec.eval_seed
+        )
+        self.recorder.record(self.num_timesteps, result, time.perf_counter() - self.start_time)
+        self.last_evaluated_step = self.num_timesteps
+        logger.info(
+            "%s on %s, seed %d: mean return %.1f after %d env steps",
+            spec.agent, spec.task, spec.seed, result.mean_return, self.num_timesteps,
+        )
+
+
+def run_sb3(spec: RunSpec) -> dict[str, Any]:
+    """Train ``spec.kind`` on ``spec.task`` for ``spec.total_steps`` env steps, evaluating along the way.
+
+    SB3 writes its own training logs to ``run_dir/train``, and evaluations go through
+    ``EvalRecorder``. PPO collects whole rollouts of ``n_steps``, so it may train past
+    ``total_steps``. Returns ``wall_seconds`` and the ``env_steps`` trained.
+    """
+    start_time = time.perf_counter()
+    train_env = make_env(EnvConfig(task=spec.task))
+    eval_env = make_env(EnvConfig(task=spec.task))
+    recorder = EvalRecorder(spec, spec.agent)
+    try:
+        model = build_model(spec, train_env)
+        callback = EvalRecorderCallback(spec, eval_env, recorder, start_time)
+        model.learn(total_timesteps=spec.total_steps, callback=callback)
+        env_steps = model.num_timesteps
+    finally:
+        recorder.close()
+        train_env.close()
+        eval_env.close()
+    return {"wall_seconds": time.perf_counter() - start_time, "env_steps": env_steps}

@@ -1,0 +1,100 @@
+"""Stable-Baselines3 baselines trained for a few hundred steps on a real InvertedPendulum-v5 env."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agents.sb3_baselines import run_sb3
+from experiments.compare.protocol import EVALUATION_COLUMNS, EVALUATIONS_NAME, RunSpec
+
+TAGS = ("eval/mean_reward", "eval/std_reward", "eval/mean_ep_length", "eval/ms_per_action")
+
+
+def make_spec(tmp_path: Path, kind: str, total_steps: int, eval_every: int, **options) -> RunSpec:
+    return RunSpec(
+        task="InvertedPendulum-v5",
+        agent=kind.upper(),
+        kind=kind,
+        seed=0,
+        total_steps=total_steps,
+        eval_every=eval_every,
+        eval_episodes=2,
+        run_dir=str(tmp_path),
+        options=options,
+    )
+
+
+def read_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / EVALUATIONS_NAME, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def assert_recorded(spec: RunSpec, expected_steps: list[int]) -> None:
+    run_dir = Path(spec.run_dir)
+    events = EventAccumulator(str(run_dir / "eval" / spec.agent))
+    events.Reload()
+    for tag in TAGS:
+        assert [event.step for event in events.Scalars(tag)] == expected_steps, tag
+
+    rows = read_rows(run_dir)
+    assert tuple(rows[0]) == EVALUATION_COLUMNS
+    assert [int(row["env_steps"]) for row in rows] == expected_steps
+    assert {row["agent"] for row in rows} == {spec.agent}
+    assert {row["task"] for row in rows} == {spec.task}
+    # Untrained policies on InvertedPendulum-v5 fall within the 1000-step limit, and each step pays 1.
+    for row, event in zip(rows, events.Scalars("eval/mean_reward")):
+        assert float(row["mean_return"]) == pytest.approx(event.value)
+        assert float(row["mean_return"]) == pytest.approx(float(row["mean_length"]) - 1, abs=1.0)
+        assert float(row["wall_seconds"]) > 0
+
+
+def test_sac_records_every_evaluation(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "sac", total_steps=250, eval_every=100, batch_size=32,
+                     policy_kwargs={"net_arch": [32, 32]})
+
+    summary = run_sb3(spec)
+
+    assert summary["env_steps"] == 250
+    assert_recorded(spec, [100, 200, 250])
+    assert (tmp_path / "train").is_dir()
+
+
+def test_ppo_records_every_evaluation(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "ppo", total_steps=256, eval_every=64, n_steps=128, batch_size=32, n_epochs=2,
+                     policy_kwargs={"net_arch": [32, 32]})
+
+    summary = run_sb3(spec)
+
+    assert summary["env_steps"] == 256
+    assert_recorded(spec, [64, 128, 192, 256])
+
+
+def test_td3_trains_with_default_noise(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "td3", total_steps=120, eval_every=60, batch_size=32,
+                     policy_kwargs={"net_arch": [32, 32]})
+
+    summary = run_sb3(spec)
+
+    assert summary["env_steps"] == 120
+    assert_recorded(spec, [60, 120])
+
+
+def test_unknown_option_names_valid_arguments(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "sac", total_steps=100, eval_every=100, learning_rate_typo=1e-3)
+
+    with pytest.raises(ValueError, match="invalid option 'learning_rate_typo' for SAC") as error:
+        run_sb3(spec)
+
+    assert "learning_rate" in str(error.value)
+    assert "batch_size" in str(error.value)
+
+
+def test_seed_option_is_rejected(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "ppo", total_steps=100, eval_every=100, seed=3)
+
+    with pytest.raises(ValueError, match="invalid option 'seed' for PPO"):
+        run_sb3(spec)
