@@ -9,7 +9,52 @@ import torch
 from torch import nn
 
 
-def mlp(in_dim: int, hidden_dims: Sequence[int], out_dim: int, output_activation: nn.Module | None = None) -> nn.Sequential:
+ROW_CHUNK = 1024
+"""Rows per chunk of a no-grad forward pass on the CPU.
+
+An activation of 1024 rows by 256 fp32 units is 1 MiB, so one chunk stays in a core's L2
+cache from layer to layer, and its buffers come from the allocator's free list. A whole batch
+of 65,536 rows makes 64 MiB activations that glibc maps fresh for every operation (above its
+mmap threshold), and the page faults and memory traffic then take longer than the matmuls.
+Measured with experiments/benchmarks/planning.py, see experiments/PLANNING_SPEED.md.
+"""
+
+
+def chunk_rows_applies(x: torch.Tensor, rows: int) -> bool:
+    """Whether a forward pass over ``rows`` rows of ``x`` should run ``ROW_CHUNK`` rows at a time.
+
+    Only without autograd (the chunks would each keep their own graph), on the CPU (a GPU
+    needs large batches) and outside ``torch.compile`` (the chunk loop would be unrolled).
+    """
+    return (
+        rows > ROW_CHUNK
+        and x.device.type == "cpu"
+        and not torch.is_grad_enabled()
+        and not torch.compiler.is_compiling()
+    )
+
+
+class MLP(nn.Sequential):
+    """An ``nn.Sequential`` over the last dimension that runs row chunks without autograd.
+
+    Every layer acts on each row on its own, so the chunked pass returns what the whole-batch
+    pass returns (up to the summation order inside the matmul kernels).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.numel() // x.shape[-1]
+        if not chunk_rows_applies(x, rows):
+            return super().forward(x)
+        flat = x.reshape(rows, x.shape[-1])
+        first = super().forward(flat[:ROW_CHUNK])
+        out = first.new_empty(rows, first.shape[-1])
+        out[:ROW_CHUNK] = first
+        for start in range(ROW_CHUNK, rows, ROW_CHUNK):
+            out[start : start + ROW_CHUNK] = super().forward(flat[start : start + ROW_CHUNK])
+        return out.reshape(*x.shape[:-1], out.shape[-1])
+
+
+def mlp(in_dim: int, hidden_dims: Sequence[int], out_dim: int, output_activation: nn.Module | None = None) -> MLP:
     """Linear -> LayerNorm -> SiLU blocks, then a linear output layer.
 
     TD-MPC2 (Hansen et al., 2024) uses LayerNorm with Mish; SiLU has nearly the same shape
@@ -23,7 +68,7 @@ def mlp(in_dim: int, hidden_dims: Sequence[int], out_dim: int, output_activation
     layers.append(nn.Linear(dims[-1], out_dim))
     if output_activation is not None:
         layers.append(output_activation)
-    return nn.Sequential(*layers)
+    return MLP(*layers)
 
 
 class EnsembleLinear(nn.Module):
@@ -63,7 +108,21 @@ class EnsembleMLP(nn.Module):
         self.norm_biases = nn.ParameterList(nn.Parameter(torch.zeros(num_members, 1, d)) for d in hidden_dims)
 
     def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
-        """Map ``x (members, batch, in_dim)`` to ``(members, batch, out_dim)``."""
+        """Map ``x (members, batch, in_dim)`` to ``(members, batch, out_dim)``.
+
+        Without autograd on the CPU, runs ``ROW_CHUNK`` rows of the batch at a time, as ``MLP`` does.
+        """
+        rows = x.shape[1]
+        if not chunk_rows_applies(x, rows):
+            return self._forward_rows(x, members)
+        first = self._forward_rows(x[:, :ROW_CHUNK], members)
+        out = first.new_empty(first.shape[0], rows, first.shape[-1])
+        out[:, :ROW_CHUNK] = first
+        for start in range(ROW_CHUNK, rows, ROW_CHUNK):
+            out[:, start : start + ROW_CHUNK] = self._forward_rows(x[:, start : start + ROW_CHUNK], members)
+        return out
+
+    def _forward_rows(self, x: torch.Tensor, members: torch.Tensor | None) -> torch.Tensor:
         for linear, norm_weight, norm_bias in zip(self.linears[:-1], self.norm_weights, self.norm_biases):
             x = linear(x, members)
             if members is not None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 
 import torch
 
+from ami.actor.acceleration import GuardedCompile, matmul_precision, validate_acceleration
 from ami.actor.base import Planner, PlanResult, Policy
 from ami.config.schema import PlannerConfig
-from ami.cost.module import CostModule
+from ami.cost.module import CostModule, TrajectoryCost
 from ami.spec import TaskSpec
 from ami.world_model.base import WorldModel
 
@@ -23,14 +25,33 @@ class SamplingPlanner(Planner):
     elites refit the Gaussian.
 
     Internal layout: candidates ``(horizon, num_samples, batch, action_dim)``, policy samples first.
+
+    Speed options (constructor keywords, set through ``actor.planner.options``):
+
+    - ``compile``: run the world-model step and the trajectory scoring through
+      ``torch.compile``. When compiling fails, a warning is logged and planning runs
+      uncompiled. Compiled random draws (the critic's two members) come from another
+      generator, so a seeded plan differs from the uncompiled one.
+    - ``cuda_graphs``: with ``compile`` on CUDA, replay the compiled calls as CUDA graphs.
+    - ``precision``: ``fp32`` (default), ``tf32`` (CUDA tensor cores, fp32 elsewhere) or
+      ``bf16`` (autocast). Costs are compared in fp32 in every case.
     """
 
-    def __init__(self, config: PlannerConfig, spec: TaskSpec) -> None:
+    def __init__(
+        self, config: PlannerConfig, spec: TaskSpec, compile: bool = False, cuda_graphs: bool = False, precision: str = "fp32"
+    ) -> None:
         self.config = config
         self.num_policy_samples = int(round(config.policy_fraction * config.num_samples))
         self.action_low = torch.tensor(spec.action_low)
         self.action_high = torch.tensor(spec.action_high)
         validate_planner_config(config, self.num_policy_samples)
+        validate_acceleration(compile, cuda_graphs, precision)
+        self.compile = compile
+        self.cuda_graphs = cuda_graphs
+        self.precision = precision
+        self._step_owner: tuple[WorldModel, CostModule, Policy] | None = None
+        self._predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+        self._score: Callable[[torch.Tensor, torch.Tensor], TrajectoryCost] | None = None
 
     def _bounds(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """Action bounds on ``device``, moved there once so that planning copies nothing from the host."""
@@ -59,6 +80,18 @@ class SamplingPlanner(Planner):
         previous_plan: torch.Tensor | None = None,
         deterministic: bool = False,
     ) -> PlanResult:
+        with matmul_precision(self.precision, latent.device):
+            return self._plan(latent, world_model, cost, policy, previous_plan, deterministic)
+
+    def _plan(
+        self,
+        latent: torch.Tensor,
+        world_model: WorldModel,
+        cost: CostModule,
+        policy: Policy,
+        previous_plan: torch.Tensor | None,
+        deterministic: bool,
+    ) -> PlanResult:
         config = self.config
         batch, latent_dim = latent.shape
         low, high = self._bounds(latent.device)
@@ -69,9 +102,7 @@ class SamplingPlanner(Planner):
         mean = self._initial_mean(previous_plan, batch, low, high)  # (H, batch, A)
         std = max_std.expand_as(mean).clone()
         candidates = torch.empty(config.horizon, config.num_samples, batch, low.shape[0], device=latent.device)
-
-        def terminal_policy(final_latent: torch.Tensor) -> torch.Tensor:
-            return policy(final_latent)[0]
+        predict, score = self._step_functions(world_model, cost, policy)
 
         for iteration in range(config.iterations):
             # Draw the Gaussian candidates; the policy candidates are filled during the first rollout.
@@ -80,10 +111,11 @@ class SamplingPlanner(Planner):
             gaussian = mean[:, None] + std[:, None] * noise
             candidates[:, self.num_policy_samples :] = torch.clamp(gaussian, low, high)
 
-            latents = self._rollout(latent, candidates, world_model, policy, fill_policy=iteration == 0)
+            latents = self._rollout(latent, candidates, predict, policy, fill_policy=iteration == 0)
             flat_actions = candidates.flatten(1, 2)  # (H, num_samples * batch, A)
-            scored = cost.trajectory_cost(latents, flat_actions, terminal_policy)
-            costs = scored.total.view(config.num_samples, batch)
+            scored = score(latents, flat_actions)
+            # bf16 costs have 8 significant bits, too few to rank close candidates.
+            costs = scored.total.float().view(config.num_samples, batch)
 
             # Keep the elites and refit the sampling distribution to them.
             elite_costs, elite_index = torch.topk(costs, config.num_elites, dim=0, largest=False)  # (K, batch)
@@ -96,7 +128,7 @@ class SamplingPlanner(Planner):
         action = self._select_action(elite_actions, weights, mean, std, low, high, deterministic)
         best = elite_index[0]  # (batch,): topk sorts, so the first elite is the cheapest.
         cost_terms = {
-            name: value.view(config.num_samples, batch).gather(0, best[None]).squeeze(0)
+            name: value.float().view(config.num_samples, batch).gather(0, best[None]).squeeze(0)
             for name, value in scored.terms.items()
         }
         cost_terms["total"] = elite_costs[0]
@@ -116,8 +148,34 @@ class SamplingPlanner(Planner):
         # Shift by one step: the first action was executed; repeat the last one.
         return torch.cat([previous[1:], previous[-1:]], dim=0)
 
+    def _step_functions(
+        self, world_model: WorldModel, cost: CostModule, policy: Policy
+    ) -> tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], Callable[[torch.Tensor, torch.Tensor], TrajectoryCost]]:
+        """Return the one-step prediction and the trajectory scoring for these modules, compiled when requested.
+
+        Compiled versions are built once per set of modules and kept, so that compiled code is
+        reused across calls. Training updates the parameters in place, which needs no recompiling.
+        """
+
+        def score(latents: torch.Tensor, actions: torch.Tensor) -> TrajectoryCost:
+            return cost.trajectory_cost(latents, actions, lambda final_latent: policy(final_latent)[0])
+
+        if not self.compile:
+            return world_model.predict, score
+        owner = (world_model, cost, policy)
+        if self._step_owner is None or any(a is not b for a, b in zip(self._step_owner, owner)):
+            self._predict = GuardedCompile(world_model.predict, "the world-model step", self.cuda_graphs)
+            self._score = GuardedCompile(score, "the trajectory cost", self.cuda_graphs)
+            self._step_owner = owner
+        return self._predict, self._score
+
     def _rollout(
-        self, latent: torch.Tensor, candidates: torch.Tensor, world_model: WorldModel, policy: Policy, fill_policy: bool
+        self,
+        latent: torch.Tensor,
+        candidates: torch.Tensor,
+        predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        policy: Policy,
+        fill_policy: bool,
     ) -> torch.Tensor:
         """Roll all candidates out: latents ``(H + 1, num_samples * batch, latent_dim)``.
 
@@ -132,7 +190,8 @@ class SamplingPlanner(Planner):
             if fill_policy and policy_rows > 0:
                 policy_action = policy(z[:policy_rows])[0]
                 candidates[t, : self.num_policy_samples] = policy_action.view(self.num_policy_samples, batch, action_dim)
-            z = world_model.predict(z, candidates[t].reshape(num_samples * batch, action_dim))
+            # Under bf16 autocast the prediction is bf16, so it is cast back to the latent's dtype.
+            z = predict(z, candidates[t].reshape(num_samples * batch, action_dim)).to(latent.dtype)
             latents.append(z)
         return torch.stack(latents)
 
