@@ -69,21 +69,27 @@ def constructor_arguments(algorithm: type[BaseAlgorithm]) -> list[str]:
     return [name for name in parameters if name not in RESERVED_ARGUMENTS]
 
 
-def build_model(spec: RunSpec, env: gym.Env) -> BaseAlgorithm:
-    """Create the SB3 model of ``spec.kind`` on ``env``, with ``spec.options`` as constructor arguments.
-
-    Raises ValueError naming an option that the constructor does not take, with the valid names.
-    """
-    if spec.kind not in ALGORITHMS:
-        raise ValueError(f"unknown Stable-Baselines3 kind {spec.kind!r}; expected one of {sorted(ALGORITHMS)}")
-    algorithm = ALGORITHMS[spec.kind]
+def check_options(kind: str, options: dict[str, Any]) -> None:
+    """Raise ValueError naming an option that the constructor of ``kind`` does not take, with the valid names."""
+    if kind not in ALGORITHMS:
+        raise ValueError(f"unknown Stable-Baselines3 kind {kind!r}; expected one of {sorted(ALGORITHMS)}")
+    algorithm = ALGORITHMS[kind]
     valid = constructor_arguments(algorithm)
-    for name in spec.options:
+    for name in options:
         if name not in valid:
             raise ValueError(
                 f"invalid option {name!r} for {algorithm.__name__}: it is not a constructor argument "
                 f"that runs may set; valid options are {', '.join(valid)}"
             )
+
+
+def build_model(spec: RunSpec, env: gym.Env) -> BaseAlgorithm:
+    """Create the SB3 model of ``spec.kind`` on ``env``, with ``spec.options`` as constructor arguments.
+
+    Raises ValueError naming an option that the constructor does not take, with the valid names.
+    """
+    check_options(spec.kind, spec.options)
+    algorithm = ALGORITHMS[spec.kind]
 
     action_dim = int(np.prod(env.action_space.shape))
     arguments: dict[str, Any] = {"policy": "MlpPolicy", "device": "cpu", "verbose": 0}
@@ -108,9 +114,12 @@ class EvalRecorderCallback(BaseCallback):
         self.last_evaluated_step = -1
 
     def _on_step(self) -> bool:
-        if self.num_timesteps % self.spec.eval_every == 0:
+        at_end = self.num_timesteps >= self.spec.total_steps
+        if self.num_timesteps % self.spec.eval_every == 0 or at_end:
             self.evaluate()
-        return True
+        # Stopping here keeps PPO, which collects whole rollouts of n_steps, from training past
+        # total_steps, so every agent's last evaluation is at the same env step.
+        return not at_end
 
     def _on_training_end(self) -> None:
         if self.last_evaluated_step != self.num_timesteps:
@@ -135,8 +144,8 @@ def run_sb3(spec: RunSpec) -> dict[str, Any]:
     """Train ``spec.kind`` on ``spec.task`` for ``spec.total_steps`` env steps, evaluating along the way.
 
     SB3 writes its own training logs to ``run_dir/train``, and evaluations go through
-    ``EvalRecorder``. PPO collects whole rollouts of ``n_steps``, so it may train past
-    ``total_steps``. Returns ``wall_seconds`` and the ``env_steps`` trained.
+    ``EvalRecorder``. The callback stops training at ``total_steps`` even where PPO's rollout
+    of ``n_steps`` would go further. Returns ``wall_seconds`` and the ``env_steps`` trained.
     """
     start_time = time.perf_counter()
     train_env = make_env(EnvConfig(task=spec.task))

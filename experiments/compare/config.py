@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ami.config.loader import ConfigError, apply_override, from_dict, read_toml
+from ami.config.loader import ConfigError, apply_override, from_dict, load_config, read_toml
+from ami.config.validate import validate_config
 from envs.make import check_task
 
 AgentKind = Literal["ami", "sac", "td3", "ppo", "random", "mpc_true"]
@@ -27,9 +28,14 @@ class AgentEntry:
     """``ami`` only: the ``ami run`` config file of each task, relative to the comparison file."""
     set: tuple[str, ...] = ()
     """``ami`` only: ``KEY=VALUE`` overrides applied to every task's config, as with ``ami run --set``."""
+    tasks: tuple[str, ...] = ()
+    """Tasks this agent runs on, a subset of the comparison's; empty means every task."""
 
     def options_for(self, task: str) -> dict[str, Any]:
         return {**self.options, **self.task_options.get(task, {})}
+
+    def runs_on(self, task: str) -> bool:
+        return not self.tasks or task in self.tasks
 
 
 @dataclass(frozen=True)
@@ -111,14 +117,48 @@ def validate_agent(agent: AgentEntry, config: CompareConfig) -> None:
     unknown_tasks = sorted(set(agent.task_options) - set(config.tasks))
     if unknown_tasks:
         raise ConfigError(f"agent {agent.name!r} has task_options for {unknown_tasks}, which are not in [tasks]")
+    unknown_tasks = sorted(set(agent.tasks) - set(config.tasks))
+    if unknown_tasks:
+        raise ConfigError(f"agent {agent.name!r} lists tasks {unknown_tasks}, which are not in [tasks]")
     if agent.kind != "ami":
         if agent.configs or agent.set:
             raise ConfigError(f"agent {agent.name!r} of kind {agent.kind!r} cannot take 'configs' or 'set'; they are for kind 'ami'")
+        for task in config.tasks:
+            if agent.runs_on(task):
+                check_agent_options(agent, task)
         return
 
-    missing = [task for task in config.tasks if task not in agent.configs]
+    missing = [task for task in config.tasks if agent.runs_on(task) and task not in agent.configs]
     if missing:
         raise ConfigError(f"agent {agent.name!r} has no ami config for {missing}; add them to its 'configs' table, task id = config file")
     for task, file in agent.configs.items():
         if not Path(file).is_file():
             raise ConfigError(f"config file not found for agent {agent.name!r} on {task!r}: {file!r}")
+        try:
+            validate_config(load_config(file, [*agent.set, f"env.task={task}"]))
+        except ConfigError as error:
+            raise ConfigError(f"agent {agent.name!r} on {task!r}: {error}") from None
+
+
+def check_agent_options(agent: AgentEntry, task: str) -> None:
+    """Check a baseline's options before any run starts, so a typo cannot fail every run of the grid."""
+    options = agent.options_for(task)
+    try:
+        if agent.kind in ("sac", "td3", "ppo"):
+            from agents.sb3_baselines import check_options
+
+            check_options(agent.kind, options)
+        elif agent.kind == "mpc_true":
+            from agents.mujoco_rewards import REWARD_CLASSES
+            from agents.true_sim_mpc import TrueSimMPCConfig
+
+            TrueSimMPCConfig.from_options(options)
+            if task not in REWARD_CLASSES:
+                raise ValueError(
+                    f"the true-simulator MPC has no reward for {task!r}; it supports {', '.join(REWARD_CLASSES)}. "
+                    "Limit the agent with its 'tasks' list"
+                )
+        elif options:
+            raise ValueError(f"kind {agent.kind!r} takes no options, got {sorted(options)}")
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"agent {agent.name!r} on {task!r}: {error}") from None

@@ -42,6 +42,8 @@ def build_specs(config: CompareConfig) -> list[RunSpec]:
     specs = []
     for task, total_steps in config.tasks.items():
         for agent in config.agents:
+            if not agent.runs_on(task):
+                continue
             options = agent.options_for(task)
             if agent.kind == "ami":
                 options = {**options, "config": agent.configs[task], "set": list(agent.set)}

@@ -33,10 +33,12 @@ class Curve:
     wall_seconds: dict[int, float]
 
 
-def policy_labels(config: CompareConfig) -> list[str]:
-    """Labels in table order; the AMI agent appears once per acting mode."""
+def policy_labels(config: CompareConfig, task: str) -> list[str]:
+    """Labels of the agents that run on ``task``, in table order; the AMI agent appears once per acting mode."""
     labels = []
     for agent in config.agents:
+        if not agent.runs_on(task):
+            continue
         if agent.kind == "ami":
             labels += [f"{agent.name}_reactive", f"{agent.name}_deliberative"]
         else:
@@ -119,7 +121,7 @@ def summary_markdown(config: CompareConfig, curves: dict[tuple[str, str], Curve]
         budgets = [budget for budget in config.budgets if budget <= total_steps]
         header = ["agent", "seeds", f"final return ({total_steps} steps)", *[f"return at {b}" for b in budgets], "wall time (s)", "ms per action"]
         lines += [f"## {task}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-        for label in policy_labels(config):
+        for label in policy_labels(config, task):
             curve = curves.get((task, label))
             if curve is None:
                 lines.append("| " + " | ".join([label, "0", *["-"] * (len(header) - 2)]) + " |")
@@ -177,6 +179,6 @@ def write_report(config: CompareConfig, specs: list[RunSpec]) -> Path:
     plots = output / PLOTS_FOLDER
     plots.mkdir(exist_ok=True)
     for task in config.tasks:
-        plot_task(task, policy_labels(config), curves, plots / f"{task}.png")
+        plot_task(task, policy_labels(config, task), curves, plots / f"{task}.png")
     logger.info("wrote %s, %s and %d plots under %s", RESULTS_NAME, SUMMARY_NAME, len(config.tasks), output)
     return summary_path

@@ -73,6 +73,17 @@ def test_ppo_records_every_evaluation(tmp_path: Path) -> None:
     assert_recorded(spec, [64, 128, 192, 256])
 
 
+def test_ppo_stops_at_total_steps(tmp_path: Path) -> None:
+    # Rollouts of 128 steps would carry PPO to 256 env steps.
+    spec = make_spec(tmp_path, "ppo", total_steps=200, eval_every=100, n_steps=128, batch_size=32, n_epochs=2,
+                     policy_kwargs={"net_arch": [32, 32]})
+
+    summary = run_sb3(spec)
+
+    assert summary["env_steps"] == 200
+    assert_recorded(spec, [100, 200])
+
+
 def test_td3_trains_with_default_noise(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, "td3", total_steps=120, eval_every=60, batch_size=32,
                      policy_kwargs={"net_arch": [32, 32]})

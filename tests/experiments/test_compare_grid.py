@@ -37,9 +37,30 @@ set = ["train.seed_steps=100", "train.pretrain_updates=10"]
 [[agents]]
 name = "random"
 kind = "random"
+
+[[agents]]
+name = "sac"
+kind = "sac"
+options = {{ batch_size = 32, policy_kwargs = {{ net_arch = [32, 32] }} }}
+
+[[agents]]
+name = "td3"
+kind = "td3"
+options = {{ batch_size = 32, policy_kwargs = {{ net_arch = [32, 32] }} }}
+
+[[agents]]
+name = "ppo"
+kind = "ppo"
+options = {{ n_steps = 64, batch_size = 32, n_epochs = 2, policy_kwargs = {{ net_arch = [32, 32] }} }}
+
+[[agents]]
+name = "mpc_true"
+kind = "mpc_true"
+options = {{ num_samples = 16, horizon = 5, iterations = 1, num_elites = 4 }}
 """
 
-AGENT_LABELS = {"ami_reactive", "ami_deliberative", "random"}
+AGENT_NAMES = ("ami", "random", "sac", "td3", "ppo", "mpc_true")
+AGENT_LABELS = {"ami_reactive", "ami_deliberative", "random", "sac", "td3", "ppo", "mpc_true"}
 
 
 def write_comparison(folder: Path, text: str = TINY_COMPARISON) -> Path:
@@ -74,7 +95,7 @@ def test_compare_exit_code(local_grid):
 
 def test_compare_every_run_finished(local_grid):
     runs = local_grid["output"] / "runs" / TASK
-    for agent in ("ami", "random"):
+    for agent in AGENT_NAMES:
         for seed in (0, 1):
             assert (runs / agent / f"seed_{seed}" / DONE_NAME).is_file(), (agent, seed)
 
@@ -102,7 +123,7 @@ def test_compare_summary_and_plot(local_grid):
 def test_compare_shared_tensorboard_tags(local_grid):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    for label, run in (("random", "random"), ("ami_deliberative", "ami")):
+    for label, run in (("random", "random"), ("ami_deliberative", "ami"), ("sac", "sac"), ("ppo", "ppo")):
         events = EventAccumulator(str(local_grid["output"] / "runs" / TASK / run / "seed_0" / "eval" / label))
         events.Reload()
         assert [event.step for event in events.Scalars("eval/mean_reward")] == [100, 200], label
@@ -132,7 +153,7 @@ def test_compare_reruns_interrupted_run(local_grid):
     assert (run_dir / DONE_NAME).is_file()
     assert not (run_dir / "left_by_a_killed_worker.txt").exists()
     assert kept.stat().st_mtime_ns == kept_before
-    assert len(read_results(local_grid["output"])) == 3 * 2 * 2
+    assert len(read_results(local_grid["output"])) == len(AGENT_LABELS) * 2 * 2
 
 
 def test_compare_with_ray(local_grid, tmp_path):
@@ -157,6 +178,10 @@ BAD_COMPARISONS = {
     "budget_off_schedule": ("budgets = [100]", "budgets = [150]", "invalid budget 150 in 'budgets'"),
     "unknown_task": (f'"{TASK}" = 200', '"InvertedPendulum-v9" = 200', "unknown task 'InvertedPendulum-v9'"),
     "duplicate_agent": ('name = "random"', 'name = "ami"', "agent name 'ami' is used twice"),
+    "unknown_sb3_option": ("batch_size = 32, policy", "batch_sise = 32, policy", "invalid option 'batch_sise' for SAC"),
+    "unknown_mpc_option": ("num_samples = 16", "num_sample = 16", "unknown true-simulator MPC option(s) ['num_sample']"),
+    "bad_ami_override": ('"train.seed_steps=100"', '"train.sed_steps=100"', "unknown config key 'train.sed_steps'"),
+    "agent_on_unknown_task": ('name = "random"\nkind = "random"', 'name = "random"\nkind = "random"\ntasks = ["Hopper-v5"]', "lists tasks ['Hopper-v5']"),
     "unknown_key": ("workers = 2", "wrokers = 2", "unknown config key 'wrokers'"),
 }
 
