@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import logging
 import logging.handlers
@@ -77,7 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a field of the comparison file, e.g. --set seeds=[0] (repeatable)",
     )
     compare.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    bench = commands.add_parser("bench", help="run a benchmark and print its figures; see `ami bench NAME --help`")
+    bench.add_argument("benchmark", choices=sorted(BENCHMARKS), help="planning: planner speed; step_time: one update and one action")
+    bench.add_argument("arguments", nargs=argparse.REMAINDER, help="the benchmark's own arguments")
     return parser
+
+
+BENCHMARKS = {"planning": "experiments.benchmarks.planning", "step_time": "experiments.benchmarks.step_time"}
+"""``ami bench`` names and the modules whose ``main(argv)`` runs them."""
 
 
 def positive_int(text: str) -> int:
@@ -102,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             return command_run(args, log_buffer)
         if args.command == "compare":
             return command_compare(args, log_buffer)
+        if args.command == "bench":
+            release_logs(log_buffer)
+            importlib.import_module(BENCHMARKS[args.benchmark]).main(args.arguments)
+            return 0
         return command_eval(args, log_buffer)
     finally:
         root = logging.getLogger()

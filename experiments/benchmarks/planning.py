@@ -242,7 +242,7 @@ def default_output(stamp: str) -> Path:
     return RESULTS_DIR / f"planning-{stamp}.json"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=f"TOML config (default {DEFAULT_CONFIG.relative_to(REPO_ROOT)})")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)")
@@ -265,7 +265,7 @@ def main() -> None:
     parser.add_argument("--min-seconds", type=float, default=1.0, help="time each cell for at least this many seconds (default 1)")
     parser.add_argument("--max-repeats", type=int, default=5, help="timed calls per cell at most (default 5)")
     parser.add_argument("--output", type=Path, default=None, help="JSON record path (default experiments/benchmarks/results/planning-<time>.json)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)

@@ -65,12 +65,12 @@ def fill_replay(trainer: Trainer, num_steps: int) -> np.ndarray:
     return obs
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--repeats", type=int, default=50)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     config = load_config(args.config, args.overrides)
     trainer = Trainer(config, show_progress=False)
