@@ -28,7 +28,9 @@ from experiments.compare.report import write_report
 
 logger = logging.getLogger("ami")
 
-USER_ERRORS = (ConfigError, RegistryError, CheckpointError, RunDirError, ValueError, ImportError, OSError, gym.error.Error)
+USER_ERRORS = (
+    ConfigError, RegistryError, CheckpointError, RunDirError, ValueError, ImportError, OSError, MemoryError, gym.error.Error,
+)
 """Errors that setup steps raise on bad input; reported as one line without a traceback."""
 
 
@@ -204,14 +206,21 @@ def prepare_resume(args: argparse.Namespace):
     lock = lock_run_dir(run_dir)
     try:
         trainer = Trainer(config, show_progress=not args.quiet)
-        payload = load_checkpoint(run_dir / CHECKPOINT_NAME)
-        check_checkpoint_matches(payload["metadata"], config, trainer.spec, run_dir / CHECKPOINT_NAME)
-        load_trainer_state(trainer, payload["state"], run_dir)
-        if trainer.step >= config.train.total_steps:
-            raise ConfigError(
-                f"run {str(run_dir)!r} already finished at step {trainer.step} (train.total_steps={config.train.total_steps}); "
-                f"to train it longer, add --set train.total_steps=N with N above {trainer.step}"
+        checkpoint = run_dir / CHECKPOINT_NAME
+        if not checkpoint.is_file():
+            raise CheckpointError(
+                f"run {str(run_dir)!r} has no checkpoint to resume from: it stopped before its first one "
+                "(train.checkpoint_every); start it again with `ami run CONFIG`"
             )
+        payload = load_checkpoint(checkpoint)
+        check_checkpoint_matches(payload["metadata"], config, trainer.spec, checkpoint)
+        step = payload["metadata"].get("step")
+        if isinstance(step, int) and step >= config.train.total_steps:
+            raise ConfigError(
+                f"run {str(run_dir)!r} is at step {step} and train.total_steps is {config.train.total_steps}; "
+                f"to train it longer, add --set train.total_steps=N with N above {step}"
+            )
+        load_trainer_state(trainer, payload["state"], checkpoint)
         write_run_config(run_dir, config)
     except BaseException:
         lock.release()
@@ -219,15 +228,24 @@ def prepare_resume(args: argparse.Namespace):
     return trainer, run_dir, lock
 
 
-def load_trainer_state(trainer: Trainer, state: dict, run_dir: Path) -> None:
+def load_trainer_state(trainer: Trainer, state: dict, checkpoint: Path) -> None:
     """Load a checkpoint's state into ``trainer``, naming the first mismatch on failure."""
     try:
         trainer.load_state_dict(state)
-    except (RuntimeError, KeyError, ValueError, TypeError) as error:
+    except KeyError as error:
+        raise missing_entry_error(checkpoint, error) from None
+    except (RuntimeError, ValueError, TypeError) as error:
         raise CheckpointError(
-            f"checkpoint {str(run_dir / CHECKPOINT_NAME)!r} does not fit this run ({first_line(error)}); "
+            f"checkpoint {str(checkpoint)!r} does not fit this run ({first_line(error)}); "
             "was config.toml edited after the run? Restore the values the run was trained with"
         ) from None
+
+
+def missing_entry_error(checkpoint: Path, error: KeyError) -> CheckpointError:
+    return CheckpointError(
+        f"checkpoint {str(checkpoint)!r} is damaged or was written by another version of ami: "
+        f"it has no entry {error.args[0]!r}"
+    )
 
 
 def first_line(error: BaseException) -> str:
@@ -305,7 +323,9 @@ def load_run(args: argparse.Namespace) -> tuple[Trainer, dict]:
     check_checkpoint_matches(payload["metadata"], config, trainer.spec, checkpoint)
     try:
         trainer.agent.load_state_dict(payload["state"]["agent"])
-    except (RuntimeError, KeyError, ValueError, TypeError) as error:
+    except KeyError as error:
+        raise missing_entry_error(checkpoint, error) from None
+    except (RuntimeError, ValueError, TypeError) as error:
         raise CheckpointError(
             f"checkpoint {str(checkpoint)!r} does not fit the modules of {str(run_dir / 'config.toml')!r} "
             f"({first_line(error)}); was config.toml edited after the run? Restore the sizes the run was trained with"

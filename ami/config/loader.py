@@ -46,8 +46,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {str(path)!r}; pass the path of a TOML file")
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
+        # utf-8-sig also reads files that editors saved with a byte order mark.
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"config file {str(path)!r} is not valid UTF-8 TOML: {error}") from None
 

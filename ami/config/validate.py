@@ -65,6 +65,11 @@ def validate_config(config: RunConfig) -> None:
         if not 0 < value <= 1:
             raise ConfigError(f"invalid value {value!r} for {key!r}; it must be in (0, 1]")
 
+    for name, weight in config.cost.intrinsic.items():
+        if not (math.isfinite(weight) and weight >= 0):
+            raise ConfigError(f"invalid value {weight!r} for 'cost.intrinsic.{name}'; a cost weight must be finite and >= 0")
+    if not math.isfinite(config.cost.task_weight):
+        raise ConfigError(f"invalid value {config.cost.task_weight!r} for 'cost.task_weight'; it must be finite")
     if config.cost.discount != "auto" and not 0 < config.cost.discount < 1:
         raise ConfigError(f"invalid value {config.cost.discount!r} for 'cost.discount'; it must be in (0, 1) or 'auto'")
     if train.seed_steps < world_model.horizon:
@@ -81,6 +86,12 @@ def validate_config(config: RunConfig) -> None:
         raise ConfigError(
             f"invalid value {memory.capacity!r} for 'memory.capacity'; it must hold at least "
             f"world_model.horizon={world_model.horizon} steps to sample one sub-trajectory"
+        )
+    capacity = train.total_steps if memory.capacity == "auto" else memory.capacity
+    if memory.batch_size > capacity:
+        raise ConfigError(
+            f"invalid value {memory.batch_size!r} for 'memory.batch_size'; it exceeds the replay capacity of {capacity} steps "
+            "(memory.capacity, which defaults to train.total_steps)"
         )
     if config.env.max_episode_steps < 0:
         raise ConfigError(

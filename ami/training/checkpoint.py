@@ -109,6 +109,12 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"checkpoint {str(path)!r} has an unknown format (version {found!r}); expected format version {FORMAT_VERSION}"
         )
+    for key in ("metadata", "state"):
+        if not isinstance(payload.get(key), dict):
+            raise CheckpointError(f"checkpoint {str(path)!r} is damaged: its {key!r} entry is missing or not a table")
+    for name, tensor in named_tensors(payload["state"]):
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"checkpoint {str(path)!r} is damaged: {name} contains NaN or infinite values")
     return payload
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +61,7 @@ class Trainer:
         self.env = make_env(config.env)
         self.eval_env = make_env(config.env)
         self.spec = TaskSpec.from_env(self.env, config.env.task)
-        self.agent = AMIAgent(config, self.spec, self.device)
+        self.agent = build_agent(config, self.spec, self.device)
         self.explorer = RandomAgent(self.env.action_space, config.seed)
 
         self.step = 0
@@ -95,18 +98,17 @@ class Trainer:
             initial=self.step, total=config.train.total_steps, disable=not self.show_progress, unit="step", dynamic_ncols=True
         )
         interrupted = False
+        self._stop_requested = False
         try:
-            while self.step < config.train.total_steps:
-                self._collect_step()
-                self.step += 1
-                self._train_step()
-                self._log_periodically()
-                self._checkpoint_periodically()
-                progress.update(1)
-                if self.episode_returns:
-                    progress.set_postfix(ret=f"{self.episode_returns[-1]:.1f}", sps=f"{self._steps_per_second():.0f}", refresh=False)
+            with self._stop_on_interrupt():
+                self._run_steps(progress)
+            interrupted = self._stop_requested
+            if interrupted:
+                logger.warning("stopped at step %d; saving the checkpoint and summary of the run so far", self.step)
         except KeyboardInterrupt:
             # Keep what was learned: the checkpoint and summary below are written as at the end.
+            # NOTE: an interrupt raised inside a step leaves it half done, so a resume from
+            # this checkpoint is not exact; the Ctrl-C handler stops between steps instead.
             interrupted = True
             logger.warning("interrupted at step %d; saving the checkpoint and summary of the run so far", self.step)
         finally:
@@ -115,6 +117,42 @@ class Trainer:
         summary = self._finish(interrupted)
         self.metrics.close()
         return summary
+
+    def _run_steps(self, progress: tqdm) -> None:
+        """Step, update, log and checkpoint until ``total_steps`` or a requested stop."""
+        config = self.config
+        while self.step < config.train.total_steps and not self._stop_requested:
+            self._collect_step()
+            self.step += 1
+            self._train_step()
+            self._log_periodically()
+            self._checkpoint_periodically()
+            progress.update(1)
+            if self.episode_returns:
+                progress.set_postfix(ret=f"{self.episode_returns[-1]:.1f}", sps=f"{self._steps_per_second():.0f}", refresh=False)
+
+    @contextmanager
+    def _stop_on_interrupt(self) -> Iterator[None]:
+        """Make Ctrl-C stop training after the current env step, so its checkpoint resumes exactly.
+
+        A second Ctrl-C raises KeyboardInterrupt at once. Outside the main thread, where Python
+        cannot install signal handlers, Ctrl-C keeps its default behaviour.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signal_number: int, frame: object) -> None:
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            logger.warning("interrupt received: stopping after step %d; press Ctrl-C again to stop at once", self.step + 1)
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
     def _wall_seconds(self) -> float:
         return self.earlier_wall_seconds + time.perf_counter() - self._session_start
@@ -293,6 +331,20 @@ class Trainer:
         }
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+def build_agent(config: RunConfig, spec: TaskSpec, device: torch.device) -> AMIAgent:
+    """Build the agent; running out of memory while allocating its modules is reported as bad input."""
+    try:
+        return AMIAgent(config, spec, device)
+    except RuntimeError as error:
+        # CUDA raises torch.OutOfMemoryError; the CPU allocator raises a RuntimeError with this text.
+        if not isinstance(error, torch.OutOfMemoryError) and "can't allocate memory" not in str(error):
+            raise
+        raise MemoryError(
+            f"not enough memory on {device} to build the agent's modules ({str(error).strip().splitlines()[0]}); "
+            "lower the network sizes (perception.latent_dim and the hidden_dims fields)"
+        ) from None
 
 
 def eval_result_state(result: EvalResult) -> dict[str, Any]:

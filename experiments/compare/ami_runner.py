@@ -49,4 +49,7 @@ def run_ami(spec: RunSpec) -> dict:
     finally:
         for recorder in recorders.values():
             recorder.close()
+    if summary["interrupted"]:
+        # Without done.json the comparison reruns this run next time instead of keeping a short one.
+        raise KeyboardInterrupt
     return {"wall_seconds": summary["wall_seconds"], "env_steps": summary["env_steps"]}

@@ -294,3 +294,12 @@ def test_round_trip_debug_config(tmp_path):
     path.write_text(dump_toml(config))
 
     assert load_config(path) == config
+
+
+def test_byte_order_mark_accepted(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + DEBUG_CONFIG.read_bytes())
+
+    config = load_config(path)
+
+    assert config.name == "debug"

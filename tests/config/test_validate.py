@@ -22,6 +22,15 @@ RANGE_ERRORS = {
         ["memory.batch_size=0"],
         "invalid value 0 for 'memory.batch_size'; it must be a positive, finite number",
     ),
+    "intrinsic_weight_nan": (
+        ["cost.intrinsic={action_energy=nan}"],
+        "invalid value nan for 'cost.intrinsic.action_energy'; a cost weight must be finite and >= 0",
+    ),
+    "batch_larger_than_replay": (
+        ["memory.batch_size=100000000"],
+        "invalid value 100000000 for 'memory.batch_size'; it exceeds the replay capacity of 10000 steps "
+        "(memory.capacity, which defaults to train.total_steps)",
+    ),
     "capacity_zero": (
         ["memory.capacity=0"],
         "invalid value 0 for 'memory.capacity'; it must be a positive, finite number",

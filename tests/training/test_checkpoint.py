@@ -156,3 +156,70 @@ def test_resume_corrupted_checkpoint(finished_run, tmp_path, capsys):
     assert exit_code == 2
     assert len(lines) == 1
     assert lines[0].startswith(f"ami run: error: cannot read checkpoint {str(run_dir / CHECKPOINT_NAME)!r}: it is corrupted")
+
+
+def damaged_payloads(payload: dict) -> dict[str, tuple[dict, str]]:
+    """Checkpoints with the right format version but damaged contents, and the expected message part."""
+    without_rng = {**payload["state"], "training": {k: v for k, v in payload["state"]["training"].items() if k != "rng"}}
+    nan_state = torch.load(io.BytesIO(serialized(payload)), weights_only=True)["state"]
+    nan_state["agent"]["world_model"]["encoder.normalizer.mean"].fill_(float("nan"))
+    return {
+        "no_metadata": ({k: v for k, v in payload.items() if k != "metadata"}, "its 'metadata' entry is missing"),
+        "metadata_none": ({**payload, "metadata": None}, "its 'metadata' entry is missing"),
+        "no_state": ({k: v for k, v in payload.items() if k != "state"}, "its 'state' entry is missing"),
+        "no_rng": ({**payload, "state": without_rng}, "it has no entry 'rng'"),
+        "nan_weights": ({**payload, "state": nan_state}, "world_model.encoder.normalizer.mean contains NaN"),
+    }
+
+
+def serialized(payload: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+DAMAGE_CASES = ["no_metadata", "metadata_none", "no_state", "no_rng", "nan_weights"]
+
+
+@pytest.mark.parametrize("case", DAMAGE_CASES)
+@pytest.mark.parametrize("command", ["eval", "resume"])
+def test_damaged_checkpoint_one_line(finished_run, tmp_path, capsys, case, command):
+    payload = torch.load(finished_run / CHECKPOINT_NAME, weights_only=True)
+    damaged, fragment = damaged_payloads(payload)[case]
+    if command == "eval" and case == "no_rng":
+        fragment = None  # evaluation reads only the agent's weights, which are intact
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.toml").write_text((finished_run / "config.toml").read_text())
+    torch.save(damaged, run_dir / CHECKPOINT_NAME)
+    before = (run_dir / CHECKPOINT_NAME).read_bytes()
+
+    if command == "eval":
+        exit_code = main(["eval", str(run_dir), "--episodes", "1"])
+    else:
+        exit_code = main(["run", "--resume", str(run_dir), "--set", "train.total_steps=200", "--quiet"])
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert (run_dir / CHECKPOINT_NAME).read_bytes() == before
+    if fragment is None:
+        assert exit_code == 0
+        return
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert fragment in lines[0]
+    assert not list(run_dir.glob("events.out.tfevents.*"))
+
+
+def test_resume_without_checkpoint(finished_run, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.toml").write_text((finished_run / "config.toml").read_text())
+
+    exit_code = main(["run", "--resume", str(run_dir), "--quiet"])
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_code == 2
+    assert lines == [
+        f"ami run: error: run {str(run_dir)!r} has no checkpoint to resume from: it stopped before its first one "
+        "(train.checkpoint_every); start it again with `ami run CONFIG`"
+    ]

@@ -18,7 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from ami.training.checkpoint import CHECKPOINT_NAME
 from ami.training.run_dir import lock_run_dir
 from experiments.cli import main
-from tests.plugins.killable_configurator import KILL_STEP_VARIABLE
+from tests.plugins.killable_configurator import KILL_STEP_VARIABLE, SIGNAL_VARIABLE
 from tests.tiny import DEBUG_CONFIG, REPO_ROOT
 
 # 100 seed steps, then acting and learning; checkpoints at 200 and at the end (400). The killed
@@ -35,6 +35,7 @@ SETTINGS = [
 ]
 CHECKPOINT_STEP = 200
 KILL_STEP = 350
+INTERRUPT_STEP = 250
 
 TIMING_TAGS = ("time/fps", "plan/ms_per_action/deliberative", "eval/reactive/ms_per_action", "eval/deliberative/ms_per_action")
 """Wall-clock figures, which differ between any two runs."""
@@ -89,11 +90,29 @@ def runs(tmp_path_factory) -> dict:
     }
 
     resume_exit_code = quiet_main(["run", "--resume", str(killed_dir), "--quiet"])
+
+    interrupted = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", *run_arguments(root / "interrupted")],
+        cwd=REPO_ROOT,
+        env={**os.environ, KILL_STEP_VARIABLE: str(INTERRUPT_STEP), SIGNAL_VARIABLE: "SIGINT"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    interrupted_dir = only_run_dir(root / "interrupted")
+    interrupted_checkpoint_step = checkpoint_step(interrupted_dir)
+    interrupted_resume_exit_code = quiet_main(["run", "--resume", str(interrupted_dir), "--quiet"])
     return {
         "uninterrupted": only_run_dir(root / "uninterrupted"),
         "resumed": killed_dir,
         "before_resume": before_resume,
         "resume_exit_code": resume_exit_code,
+        "interrupted": {
+            "returncode": interrupted.returncode,
+            "checkpoint_step": interrupted_checkpoint_step,
+            "resume_exit_code": interrupted_resume_exit_code,
+            "run_dir": interrupted_dir,
+        },
     }
 
 
@@ -120,6 +139,25 @@ def test_resume_logs_same_values(runs):
         expected_steps = [step for step, _ in expected[tag]]
         resumed_steps = [step for step, _ in resumed[tag]]
         assert resumed_steps == expected_steps, tag
+        for (step, value), (_, resumed_value) in zip(expected[tag], resumed[tag]):
+            assert resumed_value == pytest.approx(value, abs=1e-6, rel=0), f"{tag} at step {step}"
+
+
+def test_interrupt_stops_after_step(runs):
+    interrupted = runs["interrupted"]
+
+    assert interrupted["returncode"] == 130
+    # Ctrl-C came while step 251 was being taken; the run finished that step, then stopped.
+    assert interrupted["checkpoint_step"] == INTERRUPT_STEP + 1
+    assert interrupted["resume_exit_code"] == 0
+
+
+def test_interrupt_resume_logs_same_values(runs):
+    expected, resumed = logged_scalars(runs["uninterrupted"]), logged_scalars(runs["interrupted"]["run_dir"])
+
+    assert expected.keys() == resumed.keys()
+    for tag in expected.keys() - set(TIMING_TAGS):
+        assert [step for step, _ in resumed[tag]] == [step for step, _ in expected[tag]], tag
         for (step, value), (_, resumed_value) in zip(expected[tag], resumed[tag]):
             assert resumed_value == pytest.approx(value, abs=1e-6, rel=0), f"{tag} at step {step}"
 
@@ -158,8 +196,17 @@ def test_resume_finished_run(runs, capsys):
     lines = error_lines(capsys)
     assert exit_code == 2
     assert len(lines) == 1
-    assert "already finished at step 400" in lines[0]
-    assert "--set train.total_steps=N" in lines[0]
+    assert "is at step 400 and train.total_steps is 400" in lines[0]
+    assert "--set train.total_steps=N with N above 400" in lines[0]
+
+
+def test_resume_lower_total_steps(runs, capsys):
+    exit_code = main(["run", "--resume", str(runs["uninterrupted"]), "--set", "train.total_steps=300", "--quiet"])
+
+    lines = error_lines(capsys)
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert "is at step 400 and train.total_steps is 300" in lines[0]
 
 
 def test_resume_other_override(runs, capsys):
