@@ -17,7 +17,7 @@ MODES = ("reactive", "deliberative")
 def run_ami(spec: RunSpec) -> dict:
     """Train with ``ami run``'s loop, recording each evaluation as ``<agent>_reactive`` and ``<agent>_deliberative``.
 
-    ``spec.options`` holds ``config`` (the ``ami run`` config file) and ``set`` (overrides).
+    ``spec.options`` contains ``config`` (the ``ami run`` config file) and ``set`` (overrides).
     Both modes come from the same training run, so they differ only in how the agent acts.
     """
     train_dir = Path(spec.run_dir) / "train"

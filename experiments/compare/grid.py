@@ -37,7 +37,7 @@ class RunOutcome:
 
 
 def build_specs(config: CompareConfig) -> list[RunSpec]:
-    """One RunSpec per task, agent and seed, with its folder ``output_dir/runs/<task>/<agent>/seed_<seed>``."""
+    """Build one RunSpec per task, agent and seed, with its folder ``output_dir/runs/<task>/<agent>/seed_<seed>``."""
     root = Path(config.output_dir) / "runs"
     specs = []
     for task, total_steps in config.tasks.items():
@@ -144,7 +144,7 @@ def run_ray(specs: list[RunSpec], address: str | None, show_progress: bool = Tru
     try:
         import ray
     except ImportError:
-        raise ImportError("--ray needs Ray; install it with `pip install 'ami[ray]'` (or `pip install ray`)") from None
+        raise ImportError("--ray needs Ray, which is not installed; install it with `pip install ray` or the project's ray extra") from None
 
     ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     try:

@@ -1,4 +1,4 @@
-"""What every agent of a comparison shares: the run description and how evaluations are recorded."""
+"""The shared parts of a comparison: the run description and the recording of evaluations."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ def policy_labels(config: CompareConfig, task: str) -> list[str]:
 
 
 def read_finished_runs(specs: list[RunSpec]) -> list[tuple[RunSpec, float, list[dict]]]:
-    """Each finished run with its wall time and its evaluation rows, typed, in grid order."""
+    """Read each finished run: its spec, wall time and typed evaluation rows, in grid order."""
     runs = []
     for spec in specs:
         run_dir = Path(spec.run_dir)
