@@ -133,10 +133,12 @@ class Trainer:
 
     @contextmanager
     def _stop_on_interrupt(self) -> Iterator[None]:
-        """Make Ctrl-C stop training after the current env step, so its checkpoint resumes exactly.
+        """Make Ctrl-C (SIGINT) or SIGTERM stop training after the current env step.
 
-        A second Ctrl-C raises KeyboardInterrupt at once. Outside the main thread, where Python
-        cannot install signal handlers, Ctrl-C keeps its default behaviour.
+        The checkpoint is then taken between steps and resumes exactly. Job schedulers such as
+        Slurm send SIGTERM before they kill a job. A second signal raises KeyboardInterrupt at
+        once. Outside the main thread, where Python cannot install signal handlers, both
+        signals keep their default behaviour.
         """
         if threading.current_thread() is not threading.main_thread():
             yield
@@ -146,13 +148,18 @@ class Trainer:
             if self._stop_requested:
                 raise KeyboardInterrupt
             self._stop_requested = True
-            logger.warning("interrupt received: stopping after step %d; press Ctrl-C again to stop at once", self.step + 1)
+            logger.warning(
+                "%s received: stopping after step %d; send it again to stop at once",
+                signal.Signals(signal_number).name, self.step + 1,
+            )
 
-        previous = signal.signal(signal.SIGINT, request_stop)
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {number: signal.signal(number, request_stop) for number in handled}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+            for number, handler in previous.items():
+                signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
     def _wall_seconds(self) -> float:
         return self.earlier_wall_seconds + time.perf_counter() - self._session_start

@@ -162,6 +162,21 @@ def test_interrupt_resume_logs_same_values(runs):
             assert resumed_value == pytest.approx(value, abs=1e-6, rel=0), f"{tag} at step {step}"
 
 
+def test_sigterm_stops_after_step(tmp_path):
+    stopped = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", *run_arguments(tmp_path), "--set", "train.total_steps=200"],
+        cwd=REPO_ROOT,
+        env={**os.environ, KILL_STEP_VARIABLE: "150", SIGNAL_VARIABLE: "SIGTERM"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert "SIGTERM received: stopping after step 151" in stopped.stderr
+    assert checkpoint_step(only_run_dir(tmp_path)) == 151
+
+
 def test_resume_steps_not_duplicated(runs):
     for tag, points in logged_scalars(runs["resumed"]).items():
         steps = [step for step, _ in points]
