@@ -107,8 +107,8 @@ class Trainer:
                 logger.warning("stopped at step %d; saving the checkpoint and summary of the run so far", self.step)
         except KeyboardInterrupt:
             # Keep what was learned: the checkpoint and summary below are written as at the end.
-            # NOTE: an interrupt raised inside a step leaves it half done, so a resume from
-            # this checkpoint is not exact; the Ctrl-C handler stops between steps instead.
+            # NOTE: an interrupt raised inside a step leaves the step half done, so a resume from
+            # this checkpoint is not exact. The first Ctrl-C or SIGTERM stops between steps instead.
             interrupted = True
             logger.warning("interrupted at step %d; saving the checkpoint and summary of the run so far", self.step)
         finally:
@@ -268,7 +268,7 @@ class Trainer:
         logger.info("step %d: saved checkpoint %s", self.step, self.run_dir / CHECKPOINT_NAME)
 
     def state_dict(self) -> dict[str, Any]:
-        """The agent and everything the loop needs to continue: counters, episode, env and RNG states."""
+        """Return the agent and everything the loop needs to continue: counters, episode, env and RNG states."""
         training = {
             "step": self.step,
             "obs": torch.from_numpy(np.array(self.obs)),

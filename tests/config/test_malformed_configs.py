@@ -1,8 +1,8 @@
 """Property test: every malformed config gets one clean error line and leaves no run folder.
 
-Each generated config is the debug config with one defect that no valid config has (an
+Each generated config is the debug config with one defect that no valid config has: an
 unknown key, a value of the wrong type, an out-of-range number, an unregistered name, broken
-TOML, a malformed ``--set``), plus up to three valid changes that must not hide the defect.
+TOML or a malformed ``--set``. Up to three valid changes come with it and must not hide the defect.
 """
 
 from __future__ import annotations
@@ -106,9 +106,10 @@ def wrong_type(draw) -> tuple[dict, list[str], str]:
 @st.composite
 def out_of_range(draw) -> tuple[dict, list[str], str]:
     key = draw(st.sampled_from(POSITIVE_FIELDS))
-    value = draw(st.one_of(st.integers(max_value=0), st.floats(max_value=0.0), st.just(float("nan")), st.just(float("inf"))))
-    if FIELDS[key] is int and isinstance(value, float):
-        value = -1 if value != value or value == float("inf") else int(value) if value.is_integer() else value
+    if FIELDS[key] is int:
+        value = draw(st.integers(max_value=0))
+    else:
+        value = draw(st.one_of(st.integers(max_value=0), st.floats(max_value=0.0), st.just(float("nan")), st.just(float("inf"))))
     return {key: value}, [], key
 
 
