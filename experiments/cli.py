@@ -8,6 +8,7 @@ import importlib
 import json
 import logging
 import logging.handlers
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -288,18 +289,26 @@ def command_compare(args: argparse.Namespace, log_buffer: logging.handlers.Memor
             if args.workers is not None:
                 config = dataclasses.replace(config, workers=args.workers)
             specs = build_specs(config)
-            Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+            output = Path(config.output_dir)
+            if output.exists() and not output.is_dir():
+                raise ConfigError(f"output_dir {config.output_dir!r} is a file; give a folder for the comparison's results")
+            output.mkdir(parents=True, exist_ok=True)
+            lock = lock_run_dir(output)
     except InputError:
         return 2
 
     release_logs(log_buffer)
     logger.info("comparison %s: %d runs in %s", config.name, len(specs), config.output_dir)
-    with logging_redirect_tqdm():
-        if args.ray is not None:
-            outcomes = run_ray(specs, args.ray or None, show_progress=not args.quiet)
-        else:
-            outcomes = run_local(specs, config.workers, show_progress=not args.quiet)
-    summary_path = write_report(config, specs)
+    with lock, logging_redirect_tqdm(), sigterm_as_interrupt():
+        try:
+            if args.ray is not None:
+                outcomes = run_ray(specs, args.ray or None, show_progress=not args.quiet)
+            else:
+                outcomes = run_local(specs, config.workers, show_progress=not args.quiet)
+        except KeyboardInterrupt:
+            logger.warning("comparison interrupted; run the same command again to finish the unfinished runs")
+            return 130
+        summary_path = write_report(config, specs)
 
     print(summary_path.read_text())
     print(f"summary: {summary_path}\nTensorBoard: tensorboard --logdir {Path(config.output_dir) / 'runs'}")
@@ -308,6 +317,20 @@ def command_compare(args: argparse.Namespace, log_buffer: logging.handlers.Memor
         print(f"{len(failed)} of {len(outcomes)} runs failed; their tracebacks are in error.txt of each run folder", file=sys.stderr)
         return 1
     return 0
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C in the block, so that a stopped comparison also stops its workers."""
+
+    def interrupt(signal_number: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def load_run(args: argparse.Namespace) -> tuple[Trainer, dict]:

@@ -91,7 +91,7 @@ def write_run_config(run_dir: Path, config: RunConfig) -> None:
 
 
 class RunDirLock:
-    """An exclusive lock on a run folder, held while one process trains in it.
+    """An exclusive lock on a run or comparison folder, held while one process writes to it.
 
     The operating system drops the lock when the process dies, even by SIGKILL, so a killed
     run never leaves its folder locked.
@@ -107,7 +107,7 @@ class RunDirLock:
         except BlockingIOError:
             self.file.close()
             raise RunDirError(
-                f"run folder {str(run_dir)!r} is in use by another `ami run`; wait for it to end or stop it first"
+                f"folder {str(run_dir)!r} is in use by another ami process; wait for it to end or stop it first"
             ) from None
 
     def release(self) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import gymnasium as gym
+
 from ami.config.loader import ConfigError, apply_override, from_dict, load_config, read_toml
 from ami.config.validate import validate_config
 from envs.make import check_task
@@ -97,11 +99,16 @@ def validate_compare_config(config: CompareConfig) -> None:
 
     for task, steps in config.tasks.items():
         check_task(task)
+        check_continuous_actions(task)
         if steps < config.eval_every:
             raise ConfigError(f"invalid value {steps!r} for tasks.{task!r}; it must be at least eval_every={config.eval_every}")
     for budget in config.budgets:
         if budget < 1 or budget % config.eval_every:
             raise ConfigError(f"invalid budget {budget!r} in 'budgets'; each must be a positive multiple of eval_every={config.eval_every}")
+        if budget > max(config.tasks.values()):
+            raise ConfigError(f"invalid budget {budget!r} in 'budgets'; it exceeds the env steps of every task")
+    if len(set(config.budgets)) != len(config.budgets):
+        raise ConfigError(f"'budgets' lists a budget twice: {list(config.budgets)!r}")
 
     names = [agent.name for agent in config.agents]
     for name in names:
@@ -111,6 +118,36 @@ def validate_compare_config(config: CompareConfig) -> None:
             raise ConfigError(f"invalid agent name {name!r}; use letters, digits, '_' and '-' only, because it names folders")
     for agent in config.agents:
         validate_agent(agent, config)
+    check_unique_labels(config)
+
+
+def policy_labels(agent: AgentEntry) -> list[str]:
+    """Labels of an agent's evaluated policies: the AMI agent has one per acting mode."""
+    if agent.kind == "ami":
+        return [f"{agent.name}_reactive", f"{agent.name}_deliberative"]
+    return [agent.name]
+
+
+def check_unique_labels(config: CompareConfig) -> None:
+    seen: dict[str, str] = {}
+    for agent in config.agents:
+        for label in policy_labels(agent):
+            if label in seen:
+                raise ConfigError(
+                    f"agent name {agent.name!r} clashes with the label {label!r} of agent {seen[label]!r}; "
+                    "the AMI agent is reported as <name>_reactive and <name>_deliberative, so rename one of them"
+                )
+            seen[label] = agent.name
+
+
+def check_continuous_actions(task: str) -> None:
+    """Raise ConfigError unless ``task`` has a continuous Box action space, as every agent needs."""
+    env = gym.make(task)
+    try:
+        if not isinstance(env.action_space, gym.spaces.Box):
+            raise ConfigError(f"task {task!r} has action space {env.action_space}; the agents need a continuous Box action space")
+    finally:
+        env.close()
 
 
 def validate_agent(agent: AgentEntry, config: CompareConfig) -> None:
@@ -128,6 +165,9 @@ def validate_agent(agent: AgentEntry, config: CompareConfig) -> None:
                 check_agent_options(agent, task)
         return
 
+    extra = sorted(set(agent.configs) - set(config.tasks))
+    if extra:
+        raise ConfigError(f"agent {agent.name!r} has configs for {extra}, which are not in [tasks]")
     missing = [task for task in config.tasks if agent.runs_on(task) and task not in agent.configs]
     if missing:
         raise ConfigError(f"agent {agent.name!r} has no ami config for {missing}; add them to its 'configs' table, task id = config file")
@@ -141,7 +181,10 @@ def validate_agent(agent: AgentEntry, config: CompareConfig) -> None:
 
 
 def check_agent_options(agent: AgentEntry, task: str) -> None:
-    """Check a baseline's options before any run starts, so a typo cannot fail every run of the grid."""
+    """Check a baseline's option names before any run starts, so a misspelled name cannot fail every run.
+
+    NOTE: only names are checked; a value of the wrong type still fails its runs at start.
+    """
     options = agent.options_for(task)
     try:
         if agent.kind in ("sac", "td3", "ppo"):

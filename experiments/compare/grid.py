@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import multiprocessing
 import shutil
+import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -25,6 +28,8 @@ logger = logging.getLogger(__name__)
 DONE_NAME = "done.json"
 """Written into a run folder when its run finished; a rerun of the comparison skips that run."""
 ERROR_NAME = "error.txt"
+WORKER_GRACE_SECONDS = 10.0
+"""Time that stopped workers get to end on SIGTERM before they are killed."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,10 @@ def execute(spec: RunSpec) -> RunOutcome:
     """
     run_dir = Path(spec.run_dir)
     if (run_dir / DONE_NAME).is_file():
-        return RunOutcome(spec, "skipped")
+        finished_spec = json.loads((run_dir / DONE_NAME).read_text()).get("spec")
+        if finished_spec == json.loads(json.dumps(asdict(spec))):
+            return RunOutcome(spec, "skipped")
+        logger.info("%s %s seed %d: its settings changed since it finished; running it again", spec.task, spec.agent, spec.seed)
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
@@ -116,11 +124,17 @@ def execute(spec: RunSpec) -> RunOutcome:
 
 
 def run_local(specs: list[RunSpec], workers: int, show_progress: bool = True) -> list[RunOutcome]:
-    """Run ``specs`` in ``workers`` processes (spawned, so no worker inherits PyTorch threads or CUDA state)."""
+    """Run ``specs`` in ``workers`` processes, or in this process when ``workers`` is 1.
+
+    Workers are spawned, so none inherits PyTorch threads or CUDA state. When this process is
+    interrupted, queued runs are cancelled and the workers are stopped before the interrupt
+    propagates.
+    """
     if workers == 1:
         return collect((execute(spec) for spec in specs), len(specs), show_progress)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=prepare_worker)
+    try:
         futures = {pool.submit(execute, spec): spec for spec in specs}
 
         def finished() -> Iterable[RunOutcome]:
@@ -130,9 +144,39 @@ def run_local(specs: list[RunSpec], workers: int, show_progress: bool = True) ->
                 except BrokenProcessPool:
                     # A worker died (killed, out of memory): its run and the queued ones fail, and a
                     # rerun of the comparison picks them up again.
-                    yield RunOutcome(futures[future], "failed", error="a worker process died before the run finished")
+                    yield RunOutcome(futures[future], "failed", error="a worker process died before this run finished")
 
-        return collect(finished(), len(specs), show_progress)
+        outcomes = collect(finished(), len(specs), show_progress)
+    except BaseException:
+        stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+    return outcomes
+
+
+def prepare_worker() -> None:
+    """Make a worker leave Ctrl-C to the main process and end when the main process ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        # prctl(PR_SET_PDEATHSIG, SIGTERM): the kernel sends SIGTERM to this worker when its
+        # parent dies, even by SIGKILL, so no worker keeps writing into the output folder.
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued runs and stop the workers: SIGTERM, then SIGKILL after a grace period."""
+    # ProcessPoolExecutor has no public way to stop running calls; _processes maps pid to
+    # process in every CPython release since 3.2.
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + WORKER_GRACE_SECONDS
+    for process in processes:
+        process.join(timeout=max(deadline - time.monotonic(), 0.0))
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def run_ray(specs: list[RunSpec], address: str | None, show_progress: bool = True) -> list[RunOutcome]:
@@ -169,8 +213,11 @@ def collect(outcomes: Iterable[RunOutcome], total: int, show_progress: bool) -> 
         for outcome in outcomes:
             spec = outcome.spec
             name = f"{spec.task} {spec.agent} seed {spec.seed}"
-            if outcome.status == "failed":
-                logger.error("%s failed: %s (traceback in %s)", name, outcome.error, Path(spec.run_dir) / ERROR_NAME)
+            error_file = Path(spec.run_dir) / ERROR_NAME
+            if outcome.status == "failed" and error_file.is_file():
+                logger.error("%s failed: %s (traceback in %s)", name, outcome.error, error_file)
+            elif outcome.status == "failed":
+                logger.error("%s did not finish: %s", name, outcome.error)
             elif outcome.status == "skipped":
                 logger.info("%s finished earlier; skipped", name)
             else:

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from experiments.compare.config import CompareConfig
+from experiments.compare.config import policy_labels as agent_labels
 from experiments.compare.grid import DONE_NAME
 from experiments.compare.protocol import EVALUATION_COLUMNS, EVALUATIONS_NAME, RunSpec
 from experiments.compare.stats import bootstrap_interval, iqm, mean
@@ -35,15 +36,7 @@ class Curve:
 
 def policy_labels(config: CompareConfig, task: str) -> list[str]:
     """Labels of the agents that run on ``task``, in table order; the AMI agent appears once per acting mode."""
-    labels = []
-    for agent in config.agents:
-        if not agent.runs_on(task):
-            continue
-        if agent.kind == "ami":
-            labels += [f"{agent.name}_reactive", f"{agent.name}_deliberative"]
-        else:
-            labels.append(agent.name)
-    return labels
+    return [label for agent in config.agents if agent.runs_on(task) for label in agent_labels(agent)]
 
 
 def read_finished_runs(specs: list[RunSpec]) -> list[tuple[RunSpec, float, list[dict]]]:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from ami.training.run_dir import lock_run_dir
 from experiments.cli import main
 from experiments.compare.grid import DONE_NAME
-from tests.tiny import DEBUG_CONFIG
+from tests.tiny import DEBUG_CONFIG, REPO_ROOT
 
 TASK = "InvertedPendulum-v5"
 
@@ -156,6 +162,89 @@ def test_compare_reruns_interrupted_run(local_grid):
     assert len(read_results(local_grid["output"])) == len(AGENT_LABELS) * 2 * 2
 
 
+RANDOM_ONLY = f"""
+seeds = [0]
+eval_every = 100
+eval_episodes = 1
+
+[tasks]
+"{TASK}" = 200
+
+[[agents]]
+name = "random"
+kind = "random"
+"""
+
+
+def test_compare_reruns_changed_settings(tmp_path):
+    path = write_comparison(tmp_path, RANDOM_ONLY)
+    done = tmp_path / "out" / "runs" / TASK / "random" / "seed_0" / DONE_NAME
+    assert compare(str(path))[0] == 0
+    unchanged = done.stat().st_mtime_ns
+
+    assert compare(str(path))[0] == 0
+    assert done.stat().st_mtime_ns == unchanged
+
+    assert compare(str(path), "--set", "eval_episodes=2")[0] == 0
+    assert json.loads(done.read_text())["spec"]["eval_episodes"] == 2
+
+
+def test_compare_locked_output(local_grid, capsys):
+    with lock_run_dir(local_grid["output"]):
+        exit_code = main(["compare", str(local_grid["path"]), "--quiet"])
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_code == 2
+    assert lines == [
+        f"ami compare: error: folder {str(local_grid['output'])!r} is in use by another ami process; wait for it to end or stop it first"
+    ]
+
+
+def worker_pids(parent: int) -> list[int]:
+    """Live worker processes that ``parent`` spawned for a comparison."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z" and b"spawn_main" in command:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_compare_sigterm_stops_workers(tmp_path):
+    path = write_comparison(tmp_path, TINY_COMPARISON.replace(f'"{TASK}" = 200', f'"{TASK}" = 3000'))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "experiments.cli", "compare", str(path), "--quiet"],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "out").rglob("train")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    workers = worker_pids(process.pid)
+
+    process.send_signal(signal.SIGTERM)
+    exit_code = process.wait(timeout=60)
+    time.sleep(1)
+
+    assert len(workers) == 2
+    assert exit_code == 130
+    assert "comparison interrupted" in process.stderr.read()
+    assert [pid for pid in workers if is_alive(pid)] == []
+    assert not list((tmp_path / "out" / "runs" / TASK / "ami").glob(f"seed_*/{DONE_NAME}"))
+
+
 def test_compare_with_ray(local_grid, tmp_path):
     pytest.importorskip("ray")
     path = write_comparison(tmp_path)
@@ -183,6 +272,10 @@ BAD_COMPARISONS = {
     "bad_ami_override": ('"train.seed_steps=100"', '"train.sed_steps=100"', "unknown config key 'train.sed_steps'"),
     "agent_on_unknown_task": ('name = "random"\nkind = "random"', 'name = "random"\nkind = "random"\ntasks = ["Hopper-v5"]', "lists tasks ['Hopper-v5']"),
     "unknown_key": ("workers = 2", "wrokers = 2", "unknown config key 'wrokers'"),
+    "label_clash": ('name = "random"', 'name = "ami_reactive"', "clashes with the label 'ami_reactive' of agent 'ami'"),
+    "duplicate_budget": ("budgets = [100]", "budgets = [100, 100]", "'budgets' lists a budget twice"),
+    "budget_beyond_tasks": ("budgets = [100]", "budgets = [1000]", "it exceeds the env steps of every task"),
+    "discrete_task": (f'"{TASK}" = 200', '"CartPole-v1" = 200', "the agents need a continuous Box action space"),
 }
 
 

@@ -251,7 +251,7 @@ def test_resume_locked_folder(runs, capsys):
 
     lines = error_lines(capsys)
     assert exit_code == 2
-    assert lines == [f"ami run: error: run folder {str(run_dir)!r} is in use by another `ami run`; wait for it to end or stop it first"]
+    assert lines == [f"ami run: error: folder {str(run_dir)!r} is in use by another ami process; wait for it to end or stop it first"]
 
 
 def test_resume_missing_folder(tmp_path, capsys):
