@@ -149,8 +149,8 @@ class Trainer:
                 raise KeyboardInterrupt
             self._stop_requested = True
             logger.warning(
-                "%s received: stopping after step %d; send it again to stop at once",
-                signal.Signals(signal_number).name, self.step + 1,
+                "%s received: stopping at the end of the env step in progress; send it again to stop at once",
+                signal.Signals(signal_number).name,
             )
 
         handled = (signal.SIGINT, signal.SIGTERM)

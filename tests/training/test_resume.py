@@ -173,7 +173,7 @@ def test_sigterm_stops_after_step(tmp_path):
     )
 
     assert stopped.returncode == 130, stopped.stderr[-2000:]
-    assert "SIGTERM received: stopping after step 151" in stopped.stderr
+    assert "SIGTERM received: stopping at the end of the env step in progress" in stopped.stderr
     assert checkpoint_step(only_run_dir(tmp_path)) == 151
 
 
