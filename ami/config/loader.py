@@ -43,6 +43,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"config path {str(path)!r} is a folder; pass the path of a TOML file")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"config path {str(path)!r} is not a regular file; pass the path of a TOML file")
     if not path.is_file():
         raise ConfigError(f"config file not found: {str(path)!r}; pass the path of a TOML file")
     try:

@@ -303,3 +303,8 @@ def test_byte_order_mark_accepted(tmp_path):
     config = load_config(path)
 
     assert config.name == "debug"
+
+
+def test_device_file_rejected():
+    with pytest.raises(ConfigError, match="config path '/dev/null' is not a regular file"):
+        load_config("/dev/null")
