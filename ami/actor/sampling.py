@@ -26,7 +26,7 @@ class SamplingPlanner(Planner):
 
     Internal layout: candidates ``(horizon, num_samples, batch, action_dim)``, policy samples first.
 
-    Speed options (constructor keywords, set through ``actor.planner.options``):
+    Speed options (the ``actor.planner`` fields of these names, which constructor keywords override):
 
     - ``compile``: run the world-model step and the trajectory scoring through
       ``torch.compile``. When compiling fails, a warning is logged and planning runs
@@ -38,13 +38,22 @@ class SamplingPlanner(Planner):
     """
 
     def __init__(
-        self, config: PlannerConfig, spec: TaskSpec, compile: bool = False, cuda_graphs: bool = False, precision: str = "fp32"
+        self,
+        config: PlannerConfig,
+        spec: TaskSpec,
+        compile: bool | None = None,
+        cuda_graphs: bool | None = None,
+        precision: str | None = None,
     ) -> None:
         self.config = config
         self.num_policy_samples = int(round(config.policy_fraction * config.num_samples))
         self.action_low = torch.tensor(spec.action_low)
         self.action_high = torch.tensor(spec.action_high)
         validate_planner_config(config, self.num_policy_samples)
+        # Keyword arguments override the config fields, e.g. from a benchmark's flags.
+        compile = config.compile if compile is None else compile
+        cuda_graphs = config.cuda_graphs if cuda_graphs is None else cuda_graphs
+        precision = config.precision if precision is None else precision
         validate_acceleration(compile, cuda_graphs, precision)
         self.compile = compile
         self.cuda_graphs = cuda_graphs

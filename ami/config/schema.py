@@ -126,6 +126,12 @@ class PlannerConfig:
     """Start each plan from the previous plan shifted by one step."""
     momentum: float = 0.1
     """CEM only: weight of the previous mean and std in each refit."""
+    compile: bool = False
+    """Run the world-model step and trajectory scoring through torch.compile; a failed compile logs a warning and runs uncompiled."""
+    cuda_graphs: bool = False
+    """With ``compile`` on CUDA, replay the compiled calls as CUDA graphs."""
+    precision: Literal["fp32", "tf32", "bf16"] = "fp32"
+    """Matmul precision of the planning rollouts; costs are always compared in fp32."""
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -70,6 +70,9 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError(f"invalid value {weight!r} for 'cost.intrinsic.{name}'; a cost weight must be finite and >= 0")
     if not math.isfinite(config.cost.task_weight):
         raise ConfigError(f"invalid value {config.cost.task_weight!r} for 'cost.task_weight'; it must be finite")
+    planner = config.actor.planner
+    if planner.cuda_graphs and not planner.compile:
+        raise ConfigError("'actor.planner.cuda_graphs' needs actor.planner.compile = true, because torch.compile captures the graphs")
     if config.cost.discount != "auto" and not 0 < config.cost.discount < 1:
         raise ConfigError(f"invalid value {config.cost.discount!r} for 'cost.discount'; it must be in (0, 1) or 'auto'")
     if train.seed_steps < world_model.horizon:

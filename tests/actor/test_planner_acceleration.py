@@ -9,7 +9,8 @@ import torch
 
 from ami.actor import PLANNERS
 from ami.build import Modules, build_modules
-from tests.tiny import tiny_config, tiny_spec
+from ami.config import load_config
+from tests.tiny import DEBUG_CONFIG, tiny_config, tiny_spec
 
 SPEC = tiny_spec()
 BATCH = 3
@@ -60,3 +61,14 @@ def test_compile_failure_falls_back(monkeypatch, caplog):
 def test_invalid_options_rejected(options, message):
     with pytest.raises(ValueError, match=message):
         PLANNERS.get("mppi")(tiny_config().actor.planner, SPEC, **options)
+
+
+def test_planner_reads_config_fields():
+    config = load_config(DEBUG_CONFIG, ["actor.planner.precision=bf16"]).actor.planner
+
+    planner = PLANNERS.get("mppi")(config, SPEC)
+    overridden = PLANNERS.get("mppi")(config, SPEC, precision="fp32")
+
+    assert planner.precision == "bf16"
+    assert planner.compile is False
+    assert overridden.precision == "fp32"

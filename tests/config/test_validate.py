@@ -31,6 +31,10 @@ RANGE_ERRORS = {
         "invalid value 100000000 for 'memory.batch_size'; it exceeds the replay capacity of 10000 steps "
         "(memory.capacity, which defaults to train.total_steps)",
     ),
+    "cuda_graphs_without_compile": (
+        ["actor.planner.cuda_graphs=true"],
+        "'actor.planner.cuda_graphs' needs actor.planner.compile = true, because torch.compile captures the graphs",
+    ),
     "capacity_zero": (
         ["memory.capacity=0"],
         "invalid value 0 for 'memory.capacity'; it must be a positive, finite number",
