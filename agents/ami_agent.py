@@ -99,7 +99,7 @@ class AMIAgent(Agent):
         self.learner.load_state_dict(state["learner"])
 
     def memory_state_dict(self) -> dict:
-        """What the agent remembers beyond its weights: replay, short-term memory and mode counts."""
+        """Return what the agent remembers beyond its weights: replay, short-term memory and mode counts."""
         modules = self.modules
         return {
             "replay": modules.replay.state_dict(),

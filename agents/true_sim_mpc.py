@@ -229,7 +229,7 @@ class TrueSimMPCAgent(Agent):
         return np.clip(action, self.low, self.high).astype(self.env.action_space.dtype)
 
     def _initial_mean(self) -> np.ndarray:
-        """The previous plan shifted by one step, its last action repeated, or the middle of the action range."""
+        """Return the previous plan shifted by one step with its last action repeated, or the middle of the action range."""
         if self.plan is None:
             return np.broadcast_to((self.low + self.high) / 2, (self.config.horizon, self.low.shape[0])).copy()
         return np.concatenate([self.plan[1:], self.plan[-1:]], axis=0)

@@ -68,6 +68,6 @@ class StabilityGuard(gym.Wrapper):
                 data.warning[warning].number = 0
 
     def _mujoco_data(self) -> mujoco.MjData | None:
-        """The simulation data of a MuJoCo task, or None for other tasks."""
+        """Return the simulation data of a MuJoCo task, or None for other tasks."""
         data = getattr(self.env.unwrapped, "data", None)
         return data if isinstance(data, mujoco.MjData) else None

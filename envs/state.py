@@ -89,7 +89,7 @@ def load_mujoco_state_dict(data: mujoco.MjData, state: dict[str, Any]) -> None:
 
 
 def wrapper_chain(env: gym.Env) -> list[gym.Env]:
-    """The wrappers of ``env``, outermost first, then the unwrapped env."""
+    """Return the wrappers of ``env``, outermost first, then the unwrapped env."""
     chain = [env]
     while isinstance(chain[-1], gym.Wrapper):
         chain.append(chain[-1].env)

@@ -250,7 +250,7 @@ def missing_entry_error(checkpoint: Path, error: KeyError) -> CheckpointError:
 
 
 def first_line(error: BaseException) -> str:
-    """The line of an error message that names the problem.
+    """Return the line of an error message that names the problem.
 
     PyTorch's ``load_state_dict`` message starts with a header line; the next line names the
     first mismatch.

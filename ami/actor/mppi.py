@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 from ami.actor.base import PLANNERS
+from ami.actor.mppi_update import mppi_refit
 from ami.actor.sampling import SamplingPlanner
 
 
@@ -13,8 +12,4 @@ class MPPIPlanner(SamplingPlanner):
     """Refit to the elites weighted by ``exp(-(cost - min cost) / temperature)``."""
 
     def refit(self, elite_actions, elite_costs, mean, std):
-        weights = torch.softmax(-(elite_costs - elite_costs[:1]) / self.config.temperature, dim=0)  # (K, batch)
-        w = weights[None, :, :, None]
-        new_mean = (w * elite_actions).sum(dim=1)
-        new_std = torch.sqrt((w * (elite_actions - new_mean[:, None]).square()).sum(dim=1))
-        return new_mean, new_std, weights
+        return mppi_refit(elite_actions, elite_costs, self.config.temperature)

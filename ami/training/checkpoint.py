@@ -45,9 +45,9 @@ def save_checkpoint(path: Path, state: dict[str, Any], metadata: dict[str, Any])
     NaN or infinity. A crash mid-write leaves the previous checkpoint intact, because the
     rename happens only after the temporary file is flushed to disk.
     """
-    for name, tensor in named_tensors(state):
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise CheckpointError(f"not writing checkpoint {str(path)!r}: {name} contains NaN or infinite values")
+    nonfinite = first_nonfinite_tensor(state)
+    if nonfinite is not None:
+        raise CheckpointError(f"not writing checkpoint {str(path)!r}: {nonfinite} contains NaN or infinite values")
 
     payload = {"format_version": FORMAT_VERSION, "metadata": metadata, "state": state}
     temporary = path.with_name(path.name + ".tmp")
@@ -78,7 +78,7 @@ def sync_directory(directory: Path) -> None:
 
 
 def named_tensors(value: Any, prefix: str = "state") -> Iterator[tuple[str, torch.Tensor]]:
-    """Every tensor nested in dicts, lists and tuples of ``value``, with its dotted path."""
+    """Yield every tensor nested in dicts, lists and tuples of ``value``, with its dotted path."""
     if isinstance(value, torch.Tensor):
         yield prefix, value
     elif isinstance(value, dict):
@@ -87,6 +87,14 @@ def named_tensors(value: Any, prefix: str = "state") -> Iterator[tuple[str, torc
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             yield from named_tensors(item, f"{prefix}[{index}]")
+
+
+def first_nonfinite_tensor(state: Any) -> str | None:
+    """Return the path of the first floating-point tensor in ``state`` with NaN or infinity, or None."""
+    for name, tensor in named_tensors(state):
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -112,9 +120,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     for key in ("metadata", "state"):
         if not isinstance(payload.get(key), dict):
             raise CheckpointError(f"checkpoint {str(path)!r} is damaged: its {key!r} entry is missing or not a table")
-    for name, tensor in named_tensors(payload["state"]):
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise CheckpointError(f"checkpoint {str(path)!r} is damaged: {name} contains NaN or infinite values")
+    nonfinite = first_nonfinite_tensor(payload["state"])
+    if nonfinite is not None:
+        raise CheckpointError(f"checkpoint {str(path)!r} is damaged: {nonfinite} contains NaN or infinite values")
     return payload
 
 

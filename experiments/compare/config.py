@@ -77,7 +77,8 @@ def resolve_config_paths(config: CompareConfig, base: Path) -> CompareConfig:
     """Make the ``ami`` config paths absolute, relative to the comparison file's folder."""
     agents = []
     for agent in config.agents:
-        configs = {task: str((base / file).resolve()) if not Path(file).is_absolute() else file for task, file in agent.configs.items()}
+        # Path.joinpath keeps an absolute second part as it is.
+        configs = {task: str((base / file).resolve()) for task, file in agent.configs.items()}
         agents.append(replace(agent, configs=configs))
     return replace(config, agents=tuple(agents))
 
@@ -153,10 +154,10 @@ def check_continuous_actions(task: str) -> None:
 def validate_agent(agent: AgentEntry, config: CompareConfig) -> None:
     unknown_tasks = sorted(set(agent.task_options) - set(config.tasks))
     if unknown_tasks:
-        raise ConfigError(f"agent {agent.name!r} has task_options for {unknown_tasks}, which are not in [tasks]")
+        raise ConfigError(f"agent {agent.name!r} has task_options for {unknown_tasks}, which are not in [tasks]; add them there or remove them here")
     unknown_tasks = sorted(set(agent.tasks) - set(config.tasks))
     if unknown_tasks:
-        raise ConfigError(f"agent {agent.name!r} lists tasks {unknown_tasks}, which are not in [tasks]")
+        raise ConfigError(f"agent {agent.name!r} lists tasks {unknown_tasks}, which are not in [tasks]; add them there or remove them here")
     if agent.kind != "ami":
         if agent.configs or agent.set:
             raise ConfigError(f"agent {agent.name!r} of kind {agent.kind!r} cannot take 'configs' or 'set'; they are for kind 'ami'")
@@ -167,7 +168,7 @@ def validate_agent(agent: AgentEntry, config: CompareConfig) -> None:
 
     extra = sorted(set(agent.configs) - set(config.tasks))
     if extra:
-        raise ConfigError(f"agent {agent.name!r} has configs for {extra}, which are not in [tasks]")
+        raise ConfigError(f"agent {agent.name!r} has configs for {extra}, which are not in [tasks]; add them there or remove them here")
     missing = [task for task in config.tasks if agent.runs_on(task) and task not in agent.configs]
     if missing:
         raise ConfigError(f"agent {agent.name!r} has no ami config for {missing}; add them to its 'configs' table, task id = config file")
@@ -181,7 +182,7 @@ def validate_agent(agent: AgentEntry, config: CompareConfig) -> None:
 
 
 def check_agent_options(agent: AgentEntry, task: str) -> None:
-    """Check a baseline's option names before any run starts, so a misspelled name cannot fail every run.
+    """Check a baseline's option names (and the MPC's values) before any run starts.
 
     NOTE: only names are checked; a value of the wrong type still fails its runs at start.
     """

@@ -150,15 +150,15 @@ def test_compare_reruns_interrupted_run(local_grid):
     run_dir = local_grid["output"] / "runs" / TASK / "random" / "seed_1"
     (run_dir / DONE_NAME).unlink()
     (run_dir / "left_by_a_killed_worker.txt").write_text("partial")
-    kept = local_grid["output"] / "runs" / TASK / "ami" / "seed_0" / DONE_NAME
-    kept_before = kept.stat().st_mtime_ns
+    untouched = local_grid["output"] / "runs" / TASK / "ami" / "seed_0" / DONE_NAME
+    untouched_before = untouched.stat().st_mtime_ns
 
     exit_code, _ = compare(str(local_grid["path"]), "--workers", "1")
 
     assert exit_code == 0
     assert (run_dir / DONE_NAME).is_file()
     assert not (run_dir / "left_by_a_killed_worker.txt").exists()
-    assert kept.stat().st_mtime_ns == kept_before
+    assert untouched.stat().st_mtime_ns == untouched_before
     assert len(read_results(local_grid["output"])) == len(AGENT_LABELS) * 2 * 2
 
 
