@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -21,7 +21,9 @@ class AMIAgent(Agent):
     """Acts reactively or deliberately from the same trained modules and learns from replay.
 
     ``act`` takes one observation ``(obs_dim,)`` and returns one action ``(action_dim,)``;
-    tensors stay on ``device`` from the encoder to the chosen action.
+    ``act_batch`` does the same for the envs of a vector env, ``(num_envs, obs_dim)`` to
+    ``(num_envs, action_dim)``, with one policy or planner call for all of them. Tensors stay
+    on ``device`` from the encoder to the chosen actions.
     """
 
     def __init__(self, config: RunConfig, spec: TaskSpec, device: torch.device) -> None:
@@ -39,14 +41,15 @@ class AMIAgent(Agent):
     def configurator(self):
         return self.modules.configurator
 
-    def reset(self) -> None:
-        self.modules.memory.reset()
+    def reset(self, env_ids: Sequence[int] | None = None) -> None:
+        """Forget the short-term memory of every env's episode, or of the envs in ``env_ids`` only."""
+        self.modules.memory.reset(env_ids)
 
     @contextmanager
     def separate_memory(self) -> Iterator[None]:
         """Act with a fresh short-term memory, then restore the one of the interrupted episode."""
         saved = self.modules.memory
-        self.modules.memory = ShortTermMemory(self.config.memory.context_length)
+        self.modules.memory = ShortTermMemory(self.config.memory.context_length, saved.cold_start_action)
         try:
             yield
         finally:
@@ -54,18 +57,25 @@ class AMIAgent(Agent):
 
     def act(self, obs: np.ndarray, deterministic: bool = False, mode: Mode | None = None) -> np.ndarray:
         """Encode ``obs``, remember it, and act in ``mode`` (the configured mode when None)."""
+        return self.act_batch(np.asarray(obs)[None], deterministic, mode)[0]
+
+    def act_batch(self, obs: np.ndarray, deterministic: bool = False, mode: Mode | None = None) -> np.ndarray:
+        """Act for ``obs (num_envs, obs_dim)`` with one policy or planner call; return ``(num_envs, action_dim)``.
+
+        ``last_plan_ms`` is the time of the whole call, which every env of the batch waits for.
+        """
         modules = self.modules
         mode = mode or self.config.configurator.mode
         start = time.perf_counter()
         with torch.no_grad():
-            obs_tensor = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
+            obs_tensor = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
             latent = modules.world_model.encode(obs_tensor)
             output = modules.actor.act(latent, mode, modules.world_model, modules.cost, modules.memory, deterministic)
             modules.memory.remember(latent, output.action)
-            action = output.action[0].cpu().numpy()
+            actions = output.action.cpu().numpy()
         self.last_plan_ms = 1000 * (time.perf_counter() - start)
         self.last_cost_terms = output.cost_terms
-        return action
+        return actions
 
     def observe(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         def row(value) -> torch.Tensor:
@@ -76,6 +86,30 @@ class AMIAgent(Agent):
             obs_row, row(action), row(reward)[:, 0], next_obs_row, row(float(terminated))[:, 0], row(float(truncated))[:, 0]
         )
         self.modules.world_model.observe(next_obs_row)
+
+    def observe_batch(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        env_ids: np.ndarray,
+    ) -> None:
+        """Store one step of the envs in ``env_ids (k,)``: ``obs (k, obs_dim)``, ``actions (k, action_dim)``, the rest ``(k,)``."""
+        if len(env_ids) == 0:
+            return
+
+        def rows(value: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(value, dtype=np.float32), device=self.device).reshape(len(env_ids), -1)
+
+        next_obs_rows = rows(next_obs)
+        self.modules.replay.add(
+            rows(obs), rows(actions), rows(rewards)[:, 0], next_obs_rows, rows(terminated)[:, 0], rows(truncated)[:, 0],
+            env_ids=torch.as_tensor(env_ids),
+        )
+        self.modules.world_model.observe(next_obs_rows)
 
     def update(self) -> dict[str, torch.Tensor]:
         batch = self.modules.replay.sample(self.config.memory.batch_size, self.config.world_model.horizon)

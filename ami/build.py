@@ -17,7 +17,7 @@ from ami.configurator.base import CONFIGURATORS, Configurator
 from ami.cost.base import CRITICS, INTRINSIC_COSTS
 from ami.cost.module import CostModule
 from ami.memory.base import REPLAY_BUFFERS, ReplayBuffer
-from ami.memory.short_term import ShortTermMemory
+from ami.memory.short_term import ShortTermMemory, middle_of_action_range
 from ami.perception.base import ENCODERS
 from ami.registry import Registry, import_plugins
 from ami.spec import TaskSpec
@@ -69,11 +69,13 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
     planner = instantiate(PLANNERS, planner_config.name, "actor.planner.name", planner_config, spec, **planner_config.options)
     actor = Actor(policy, planner)
 
+    # Only vector runs pass num_envs, so replay classes written for one env keep working.
+    replay_options = {"num_envs": config.env.num_envs} if config.env.num_envs > 1 else {}
     replay = instantiate(
         REPLAY_BUFFERS, config.memory.replay, "memory.replay",
-        settings.replay_capacity, spec.obs_dim, spec.action_dim, device, config.seed,
+        settings.replay_capacity, spec.obs_dim, spec.action_dim, device, config.seed, **replay_options,
     )
-    memory = ShortTermMemory(config.memory.context_length)
+    memory = ShortTermMemory(config.memory.context_length, middle_of_action_range(spec.action_low, spec.action_high, device))
 
     world_model.to(device)
     cost.to(device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 
 import gymnasium as gym
 import numpy as np
@@ -48,3 +49,18 @@ def make_env(config: EnvConfig, render_mode: str | None = None) -> gym.Env:
         # float32 bounds: Gymnasium warns about float64 Box bounds, which Python floats would give.
         env = RescaleAction(env, min_action=np.float32(-1.0), max_action=np.float32(1.0))
     return env
+
+
+def make_vector_env(config: EnvConfig) -> gym.vector.VectorEnv:
+    """Build ``config.num_envs`` copies of ``make_env(config)`` as one Gymnasium vector env.
+
+    ``config.vectorization`` picks ``SyncVectorEnv`` (this process) or ``AsyncVectorEnv``
+    (one subprocess per env). Both use Gymnasium's default next-step autoreset: the step after
+    an env's episode ends ignores its action and returns the first observation of a new episode,
+    with reward 0 and both flags False.
+    """
+    check_task(config.task)
+    env_fns = [functools.partial(make_env, config)] * config.num_envs
+    if config.vectorization == "async":
+        return gym.vector.AsyncVectorEnv(env_fns, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+    return gym.vector.SyncVectorEnv(env_fns, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)

@@ -94,3 +94,38 @@ def wrapper_chain(env: gym.Env) -> list[gym.Env]:
     while isinstance(chain[-1], gym.Wrapper):
         chain.append(chain[-1].env)
     return chain
+
+
+def vector_env_state_dict(env: gym.vector.VectorEnv) -> dict[str, Any]:
+    """Capture every sub-env of a ``SyncVectorEnv`` and which of them reset at the next step.
+
+    An ``AsyncVectorEnv`` keeps its sub-envs in other processes, out of reach, so its state
+    contains no sub-envs and ``load_vector_env_state_dict`` then starts new episodes.
+    """
+    if not isinstance(env, gym.vector.SyncVectorEnv):
+        return {"envs": None}
+    # _autoreset_envs is private to Gymnasium's vector envs (1.x): the sub-envs whose next step is a reset.
+    autoreset = torch.from_numpy(np.array(env._autoreset_envs, dtype=bool))
+    return {"envs": [env_state_dict(sub_env) for sub_env in env.envs], "autoreset": autoreset}
+
+
+def load_vector_env_state_dict(env: gym.vector.VectorEnv, state: dict[str, Any]) -> bool:
+    """Put ``env``, already reset, in the episodes of ``state``.
+
+    Returns False, and restores nothing, when ``state`` or ``env`` cannot hold the sub-envs'
+    simulations (an async vector env, or tasks that are not MuJoCo envs). Raises ValueError when
+    the number of sub-envs differs.
+    """
+    saved_envs = state["envs"]
+    if saved_envs is None or not isinstance(env, gym.vector.SyncVectorEnv):
+        logger.warning("the sub-envs of %s cannot be restored, so every env starts a new episode", type(env).__name__)
+        return False
+    if len(saved_envs) != len(env.envs):
+        raise ValueError(f"the saved vector env has {len(saved_envs)} sub-envs but this one has {len(env.envs)}")
+    if not all("mujoco" in saved for saved in saved_envs):
+        logger.warning("the sub-envs are not MuJoCo envs, so their episodes in progress cannot be restored; starting new ones")
+        return False
+    for sub_env, saved in zip(env.envs, saved_envs):
+        load_env_state_dict(sub_env, saved)
+    env._autoreset_envs = state["autoreset"].numpy().copy()
+    return True

@@ -21,6 +21,10 @@ class EnvConfig:
     """Rescale the action space to [-1, 1] so that one set of planner settings fits every task."""
     max_episode_steps: int = 0
     """Episode length limit in env steps; 0 keeps the task's own limit."""
+    num_envs: int = 1
+    """Copies of the task stepped together while training, as one Gymnasium vector env; evaluation uses one env."""
+    vectorization: Literal["sync", "async"] = "sync"
+    """With ``num_envs > 1``: ``sync`` steps the copies in this process, ``async`` in one subprocess each."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ class TrainConfig:
     pretrain_updates: int | Literal["auto"] = "auto"
     """Updates made once, right after the seed steps; ``auto`` makes one per seed step."""
     updates_per_step: int = 1
+    """Updates per env step: one vector step of ``env.num_envs`` envs makes ``num_envs * updates_per_step`` updates."""
     learning_rate: float = 3e-4
     encoder_lr_scale: float = 0.3
     """Learning rate of the online encoder relative to ``learning_rate``."""

@@ -26,6 +26,7 @@ def validate_config(config: RunConfig) -> None:
         "train.log_every": train.log_every,
         "train.max_nonfinite_updates": train.max_nonfinite_updates,
         "train.updates_per_step": train.updates_per_step,
+        "env.num_envs": config.env.num_envs,
         "train.learning_rate": train.learning_rate,
         "train.encoder_lr_scale": train.encoder_lr_scale,
         "train.grad_clip_norm": train.grad_clip_norm,
@@ -85,6 +86,7 @@ def validate_config(config: RunConfig) -> None:
             f"invalid value {train.seed_steps!r} for 'train.seed_steps'; it exceeds train.total_steps="
             f"{train.total_steps}, so the agent would never be updated"
         )
+    validate_num_envs(config)
     if memory.capacity != "auto" and memory.capacity < world_model.horizon:
         raise ConfigError(
             f"invalid value {memory.capacity!r} for 'memory.capacity'; it must hold at least "
@@ -108,3 +110,32 @@ def validate_config(config: RunConfig) -> None:
         raise ConfigError("'train.eval_modes' is empty; list at least one of 'reactive', 'deliberative'")
     if config.actor.policy.log_std_min >= config.actor.policy.log_std_max:
         raise ConfigError("'actor.policy.log_std_min' must be below 'actor.policy.log_std_max'")
+
+
+def validate_num_envs(config: RunConfig) -> None:
+    """Raise ConfigError unless the step counts split evenly over ``env.num_envs`` envs.
+
+    One vector step advances every env, so the counters move by ``num_envs`` env steps at a time.
+    """
+    num_envs, train = config.env.num_envs, config.train
+    if num_envs == 1:
+        return
+    for key, value in {"train.total_steps": train.total_steps, "train.seed_steps": train.seed_steps}.items():
+        if value % num_envs != 0:
+            raise ConfigError(
+                f"invalid value {value!r} for {key!r}; with env.num_envs={num_envs} it must be a multiple of {num_envs}, "
+                "because each vector step counts one env step per env"
+            )
+    horizon = config.world_model.horizon
+    if train.seed_steps < horizon * num_envs:
+        raise ConfigError(
+            f"invalid value {train.seed_steps!r} for 'train.seed_steps'; with env.num_envs={num_envs} it must be at least "
+            f"world_model.horizon * num_envs = {horizon * num_envs}, so that the seed steps store sub-trajectories of every env"
+        )
+    capacity = train.total_steps if config.memory.capacity == "auto" else config.memory.capacity
+    if capacity // num_envs < horizon:
+        raise ConfigError(
+            f"invalid value {config.memory.capacity!r} for 'memory.capacity'; the replay keeps capacity // env.num_envs = "
+            f"{capacity // num_envs} steps per env, fewer than world_model.horizon={horizon}"
+        )
+

@@ -13,7 +13,8 @@ from ami.registry import Registry
 class ReplayBuffer(ABC):
     """Stores transitions on the training device and samples sub-trajectories.
 
-    Built as ``cls(capacity, obs_dim, action_dim, device, seed)``. ``terminated`` (the MDP ended)
+    Built as ``cls(capacity, obs_dim, action_dim, device, seed)``, plus ``num_envs=N`` when a run
+    steps ``N > 1`` envs; sub-trajectories must then never mix two envs. ``terminated`` (the MDP ended)
     and ``truncated`` (a time limit cut the episode) are stored apart: only termination stops
     bootstrapping, while both end the sub-trajectories used by multi-step losses.
     """
@@ -27,8 +28,12 @@ class ReplayBuffer(ABC):
         next_obs: torch.Tensor,
         terminated: torch.Tensor,
         truncated: torch.Tensor,
+        env_ids: torch.Tensor | None = None,
     ) -> None:
-        """Append one step of ``num_envs`` envs: ``obs (num_envs, obs_dim)``, ``reward (num_envs,)``..."""
+        """Append one step of ``num_envs`` envs: ``obs (num_envs, obs_dim)``, ``reward (num_envs,)``...
+
+        With ``env_ids (k,)`` the rows are steps of only those envs, e.g. when some envs reset.
+        """
 
     @abstractmethod
     def sample(self, batch_size: int, horizon: int) -> TrajectoryBatch:
@@ -39,8 +44,8 @@ class ReplayBuffer(ABC):
         """Number of stored transitions."""
 
     @abstractmethod
-    def mark_truncated(self) -> None:
-        """Mark the newest stored step of every env as truncated.
+    def mark_truncated(self, env_ids: torch.Tensor | None = None) -> None:
+        """Mark the newest stored step of every env, or of the envs in ``env_ids``, as truncated.
 
         The trainer calls it when an episode ends on a step that is not stored (an unstable
         simulation), so sub-trajectories never run from that episode into the next one.

@@ -31,7 +31,8 @@ from ami.training.learner import TrainingDivergedError
 from ami.training.logger import MetricLogger
 from ami.training.rng import load_rng_state_dict, rng_state_dict, seed_everything
 from envs.guard import INSTABILITY_KEY
-from envs.make import make_env
+from ami.training.vector_rollout import VectorRollout
+from envs.make import make_env, make_vector_env
 from envs.state import env_state_dict, load_env_state_dict
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ class Trainer:
     Building a ``Trainer`` validates the config, creates the envs and builds every module.
     Bad input therefore fails before a run folder exists, and only ``train`` writes to one.
     ``load_state_dict`` with a checkpoint's state makes ``train`` continue that run exactly.
+
+    With ``env.num_envs > 1`` training steps a Gymnasium vector env through a ``VectorRollout``.
+    Every counter, interval and TensorBoard x-axis counts env steps: one vector step of N envs
+    is N env steps and makes ``N * train.updates_per_step`` updates.
     """
 
     def __init__(self, config: RunConfig, show_progress: bool = True) -> None:
@@ -58,11 +63,14 @@ class Trainer:
 
         # Plugins may register Gymnasium tasks as well as modules, so they load before the envs.
         import_plugins(config.imports)
-        self.env = make_env(config.env)
+        self.num_envs = config.env.num_envs
+        self.env = make_env(config.env) if self.num_envs == 1 else make_vector_env(config.env)
         self.eval_env = make_env(config.env)
-        self.spec = TaskSpec.from_env(self.env, config.env.task)
+        self.spec = TaskSpec.from_env(self.eval_env, config.env.task)
         self.agent = build_agent(config, self.spec, self.device)
-        self.explorer = RandomAgent(self.env.action_space, config.seed)
+        self.explorer = RandomAgent(self.eval_env.action_space, config.seed)
+        self.rollout = VectorRollout(self.env, self.agent) if self.num_envs > 1 else None
+        """Collects the experience of a vector env; None with one env, which the trainer steps itself."""
 
         self.step = 0
         self.obs: np.ndarray | None = None
@@ -90,8 +98,14 @@ class Trainer:
             logger.info("resuming %s at step %d of %d; run folder %s", config.env.task, self.step, config.train.total_steps, run_dir)
         else:
             self.metrics.text("config", "```toml\n" + dump_toml(config) + "\n```")
-            logger.info("training %s for %d steps on %s; run folder %s", config.env.task, config.train.total_steps, self.device, run_dir)
-            self.obs, _ = self.env.reset(seed=config.seed)
+            logger.info(
+                "training %s for %d steps with %d env(s) on %s; run folder %s",
+                config.env.task, config.train.total_steps, self.num_envs, self.device, run_dir,
+            )
+            if self.rollout is not None:
+                self.rollout.start(config.seed)
+            else:
+                self.obs, _ = self.env.reset(seed=config.seed)
 
         self._session_start = time.perf_counter()
         progress = tqdm(
@@ -123,11 +137,11 @@ class Trainer:
         config = self.config
         while self.step < config.train.total_steps and not self._stop_requested:
             self._collect_step()
-            self.step += 1
+            self.step += self.num_envs
             self._train_step()
             self._log_periodically()
             self._checkpoint_periodically()
-            progress.update(1)
+            progress.update(self.num_envs)
             if self.episode_returns:
                 progress.set_postfix(ret=f"{self.episode_returns[-1]:.1f}", sps=f"{self._steps_per_second():.0f}", refresh=False)
 
@@ -167,18 +181,33 @@ class Trainer:
     def _steps_per_second(self) -> float:
         return self.step / max(self._wall_seconds(), 1e-9)
 
+    def _reached(self, interval: int) -> bool:
+        """Return whether the env steps of the last loop iteration reached a multiple of ``interval``."""
+        return self.step // interval > (self.step - self.num_envs) // interval
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        """Choose the mode of this step and act: ``(obs_dim,)`` to ``(action_dim,)``, or batched for a vector env."""
+        mode = self.agent.configurator.select_mode(self.step)
+        if self.rollout is None:
+            action = self.agent.act(obs, mode=mode)
+        else:
+            action = self.agent.act_batch(obs, mode=mode)
+        self.plan_seconds += self.agent.last_plan_ms / 1000
+        if self.agent.last_cost_terms:
+            self.metrics.accumulate({f"cost/{name}": value.mean() for name, value in self.agent.last_cost_terms.items()})
+        self.metrics.accumulate({f"plan/ms_per_action/{mode}": self.agent.last_plan_ms})
+        return action
+
     def _collect_step(self) -> None:
         """Act once in the env, store the transition, and reset at the end of an episode."""
+        if self.rollout is not None:
+            self._collect_vector_step()
+            return
         obs = self.obs
         if self.step < self.config.train.seed_steps:
             action = self.explorer.act(obs)
         else:
-            mode = self.agent.configurator.select_mode(self.step)
-            action = self.agent.act(obs, mode=mode)
-            self.plan_seconds += self.agent.last_plan_ms / 1000
-            if self.agent.last_cost_terms:
-                self.metrics.accumulate({f"cost/{name}": value.mean() for name, value in self.agent.last_cost_terms.items()})
-            self.metrics.accumulate({f"plan/ms_per_action/{mode}": self.agent.last_plan_ms})
+            action = self._act(obs)
 
         next_obs, reward, terminated, truncated, info = self.env.step(action)
         if INSTABILITY_KEY in info:
@@ -189,6 +218,24 @@ class Trainer:
         self.obs = next_obs
         if terminated or truncated:
             self._end_episode()
+
+    def _collect_vector_step(self) -> None:
+        """Act once in every env of the vector env and record the episodes that ended."""
+        obs = self.rollout.obs
+        if self.step < self.config.train.seed_steps:
+            actions = np.stack([self.explorer.act(env_obs) for env_obs in obs])
+        else:
+            actions = self._act(obs)
+        outcome = self.rollout.step(actions)
+
+        end_step = self.step + self.num_envs
+        if outcome.unstable_episodes:
+            self.unstable_episodes += outcome.unstable_episodes
+            self.metrics.scalars({"guard/unstable_episodes": self.unstable_episodes}, end_step)
+        if outcome.episode_returns:
+            self.episode_returns.extend(outcome.episode_returns)
+            # One point per vector step, the mean of its episodes, so no step has two points.
+            self.metrics.scalars({"rollout/ep_rew": float(np.mean(outcome.episode_returns))}, end_step)
 
     def _drop_unstable_step(self) -> None:
         """Keep an unstable step out of the replay buffer and cut its episode before it."""
@@ -204,24 +251,25 @@ class Trainer:
         self.episode_return = 0.0
 
     def _train_step(self) -> None:
-        """Make the pretraining updates after the seed steps, then ``updates_per_step`` each step."""
+        """Make the pretraining updates after the seed steps, then ``updates_per_step`` per env step."""
         train = self.config.train
         if self.step < train.seed_steps:
             return
-        if self.step == train.seed_steps:
-            num_updates = max(self.agent.configurator.settings.pretrain_updates, train.updates_per_step)
+        updates_per_loop = train.updates_per_step * self.num_envs
+        if self.step - self.num_envs < train.seed_steps:
+            num_updates = max(self.agent.configurator.settings.pretrain_updates, updates_per_loop)
             logger.info("seed steps done; pretraining with %d updates", num_updates)
         else:
-            num_updates = train.updates_per_step
+            num_updates = updates_per_loop
         start = time.perf_counter()
-        show_updates = self.show_progress and num_updates > train.updates_per_step
+        show_updates = self.show_progress and num_updates > updates_per_loop
         for _ in tqdm(range(num_updates), desc="pretraining", unit="update", leave=False, disable=not show_updates):
             self.metrics.accumulate(self.agent.update())
         self.update_seconds += time.perf_counter() - start
 
     def _log_periodically(self) -> None:
         train = self.config.train
-        if self.step % train.log_every == 0 or self.step == train.total_steps:
+        if self._reached(train.log_every) or self.step == train.total_steps:
             values = {"time/fps": self._steps_per_second()}
             if self.episode_returns:
                 values["rollout/ep_rew_mean"] = float(np.mean(self.episode_returns))
@@ -230,14 +278,14 @@ class Trainer:
                 values[f"guard/skipped_steps/{name}"] = count
             self.metrics.scalars(values, self.step)
             self.metrics.write_accumulated(self.step)
-        if self.step % train.eval_every == 0 or self.step == train.total_steps:
+        if self._reached(train.eval_every) or self.step == train.total_steps:
             self._evaluate()
             self.metrics.flush()
 
     def _checkpoint_periodically(self) -> None:
         every = self.config.train.checkpoint_every
         # The final checkpoint is written by _finish, with the summary.
-        if every > 0 and self.step % every == 0 and self.step < self.config.train.total_steps:
+        if every > 0 and self._reached(every) and self.step < self.config.train.total_steps:
             self.save_checkpoint()
 
     def _evaluate(self) -> None:
@@ -271,8 +319,6 @@ class Trainer:
         """Return the agent and everything the loop needs to continue: counters, episode, env and RNG states."""
         training = {
             "step": self.step,
-            "obs": torch.from_numpy(np.array(self.obs)),
-            "episode_return": self.episode_return,
             "episode_returns": list(self.episode_returns),
             "unstable_episodes": self.unstable_episodes,
             "plan_seconds": self.plan_seconds,
@@ -280,10 +326,15 @@ class Trainer:
             "wall_seconds": self._wall_seconds(),
             "last_eval": {mode: eval_result_state(result) for mode, result in self.last_eval.items()},
             "pending_metrics": self.metrics.pending_state_dict(),
-            "env": env_state_dict(self.env),
             "explorer_rng": self.explorer.rng.bit_generator.state,
             "rng": rng_state_dict(),
         }
+        if self.rollout is not None:
+            training["rollout"] = self.rollout.state_dict()
+        else:
+            training["obs"] = torch.from_numpy(np.array(self.obs))
+            training["episode_return"] = self.episode_return
+            training["env"] = env_state_dict(self.env)
         return {"agent": self.agent.state_dict(), "memory": self.agent.memory_state_dict(), "training": training}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -292,7 +343,6 @@ class Trainer:
         self.agent.load_memory_state_dict(state["memory"])
         training = state["training"]
         self.step = training["step"]
-        self.episode_return = training["episode_return"]
         self.episode_returns = deque(training["episode_returns"], maxlen=self.episode_returns.maxlen)
         self.unstable_episodes = training["unstable_episodes"]
         self.plan_seconds = training["plan_seconds"]
@@ -310,6 +360,10 @@ class Trainer:
 
     def _restore_episode(self, training: dict[str, Any]) -> None:
         """Put the training env back in the saved episode, or start a new one where it cannot be."""
+        if self.rollout is not None:
+            self.rollout.load_state_dict(training["rollout"], self.config.seed)
+            return
+        self.episode_return = training["episode_return"]
         self.obs, _ = self.env.reset(seed=self.config.seed)
         if load_env_state_dict(self.env, training["env"]):
             self.obs = training["obs"].numpy()
