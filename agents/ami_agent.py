@@ -101,6 +101,7 @@ class AMIAgent(Agent):
         if len(env_ids) == 0:
             return
 
+        # NOTE: rows are float32 vectors, so vector envs with pixel observations are not supported yet.
         def rows(value: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(np.asarray(value, dtype=np.float32), device=self.device).reshape(len(env_ids), -1)
 
