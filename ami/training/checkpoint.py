@@ -148,7 +148,12 @@ def check_checkpoint_matches(metadata: dict[str, Any], config: RunConfig, spec: 
             )
 
     saved_config = flatten(metadata.get("config", {}))
+    # A field added to the schema after the checkpoint was written is absent from its metadata.
+    # That run used the field's default, so only a non-default value is a mismatch.
+    defaults = flatten({section: to_dict(getattr(RunConfig(), section)) for section in MODULE_SECTIONS})
     for key, value in flatten(expected["config"]).items():
+        if key not in saved_config and key in defaults and value == defaults[key]:
+            continue
         saved = saved_config.get(key, "<missing>")
         if saved != value:
             raise CheckpointError(

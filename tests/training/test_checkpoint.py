@@ -128,6 +128,23 @@ def test_checkpoint_other_module_config(debug_trainer):
         check_checkpoint_matches(metadata, debug_trainer.config, debug_trainer.spec, Path(CHECKPOINT_NAME))
 
 
+def test_checkpoint_without_newer_default_field(debug_trainer):
+    # A checkpoint written before env.num_envs existed has no such key; its run had one env.
+    metadata = checkpoint_metadata(debug_trainer.config, debug_trainer.spec, step=0)
+    del metadata["config"]["env"]["num_envs"]
+
+    check_checkpoint_matches(metadata, debug_trainer.config, debug_trainer.spec, Path(CHECKPOINT_NAME))
+
+
+def test_checkpoint_without_newer_field_other_value(debug_trainer):
+    config = load_config(DEBUG_CONFIG, ["env.num_envs=2", "train.seed_steps=200"])
+    metadata = checkpoint_metadata(config, debug_trainer.spec, step=0)
+    del metadata["config"]["env"]["num_envs"]
+
+    with pytest.raises(CheckpointError, match=r"written with env.num_envs='<missing>' but the config gives 2"):
+        check_checkpoint_matches(metadata, config, debug_trainer.spec, Path(CHECKPOINT_NAME))
+
+
 def test_checkpoint_other_action_bounds(debug_trainer):
     spec = debug_trainer.spec
     metadata = checkpoint_metadata(debug_trainer.config, dataclasses.replace(spec, action_high=(2.0,)), step=0)
