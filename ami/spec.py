@@ -10,7 +10,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """Sizes and bounds of a task with a flat vector observation and a Box action space."""
+    """Sizes and bounds of a task with a Box observation and a 1-D Box action space.
+
+    The observation is a flat vector, or stacked camera frames ``(frames, height, width, 3)``
+    uint8 (``envs.pixels.PixelObservation``). ``obs_dim`` is the number of values in one
+    observation in both cases.
+    """
 
     task: str
     obs_dim: int
@@ -18,6 +23,13 @@ class TaskSpec:
     action_low: tuple[float, ...]
     action_high: tuple[float, ...]
     max_episode_steps: int
+    obs_shape: tuple[int, ...] = ()
+    """Shape of one observation; empty means ``(obs_dim,)``."""
+
+    @property
+    def pixels(self) -> bool:
+        """Whether observations are stacked frames ``(frames, height, width, 3)``."""
+        return len(self.obs_shape) == 4
 
     @classmethod
     def from_env(cls, env: gym.Env, task: str) -> "TaskSpec":
@@ -27,7 +39,14 @@ class TaskSpec:
                 f"task {task!r} has action space {action_space}; the AMI agent needs a 1-D "
                 "continuous Box action space"
             )
-        if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        if isinstance(obs_space, gym.spaces.Dict) and "pixels" in obs_space.spaces:
+            # NOTE: no encoder reads the proprioceptive state next to the frames yet.
+            raise ValueError(
+                f"task {task!r} has dict observations {obs_space}; the AMI agent reads pixel observations "
+                "only, so set env.include_state = false (the dict form serves other agents)"
+            )
+        pixels = is_frame_stack_space(obs_space)
+        if not pixels and (not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1):
             raise ValueError(
                 f"task {task!r} has observation space {obs_space}; the MLP encoder needs a 1-D "
                 "Box observation (flatten it with gymnasium.wrappers.FlattenObservation)"
@@ -38,9 +57,15 @@ class TaskSpec:
         max_steps = env.spec.max_episode_steps if env.spec is not None else None
         return cls(
             task=task,
-            obs_dim=int(obs_space.shape[0]),
+            obs_dim=int(np.prod(obs_space.shape)),
             action_dim=int(action_space.shape[0]),
             action_low=tuple(float(x) for x in action_space.low),
             action_high=tuple(float(x) for x in action_space.high),
             max_episode_steps=int(max_steps or 1000),
+            obs_shape=tuple(int(n) for n in obs_space.shape) if pixels else (),
         )
+
+
+def is_frame_stack_space(space: gym.Space) -> bool:
+    """Whether ``space`` holds stacked RGB frames ``(frames, height, width, 3)`` of uint8."""
+    return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 4 and space.shape[-1] == 3
