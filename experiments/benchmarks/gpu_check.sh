@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the CUDA tests and the planning benchmark on CUDA, once per speed option.
+# Run the CUDA tests, the planning benchmark on CUDA once per speed option, and the
+# training-throughput benchmark on CUDA.
 #
 # Usage: experiments/benchmarks/gpu_check.sh   (from any folder; PYTHON picks the interpreter)
 # Writes the test log and one JSON record per benchmark run to $OUT when it is set, else to
@@ -26,3 +27,7 @@ bench tf32 --precision tf32
 bench bf16 --precision bf16
 bench compile --compile
 bench cuda-graphs --compile --cuda-graphs
+
+# Training throughput: env steps per second with one update per env step, 1 to 64 envs.
+"$python" -m experiments.benchmarks.step_time experiments/configs/hopper.toml --device cuda \
+    --envs 1,16,64 --vector-steps 10 --repeats 20 --output "$out_dir/step_time-cuda.json"
