@@ -69,6 +69,7 @@ class AMIAgent(Agent):
         start = time.perf_counter()
         with torch.no_grad():
             obs_tensor = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+            modules.configurator.set_goal_from_observation(obs_tensor, modules.world_model, modules.cost)
             latent = modules.world_model.encode(obs_tensor)
             output = modules.actor.act(latent, mode, modules.world_model, modules.cost, modules.memory, deterministic)
             modules.memory.remember(latent, output.action)
@@ -113,7 +114,7 @@ class AMIAgent(Agent):
         self.modules.world_model.observe(next_obs_rows)
 
     def update(self) -> dict[str, torch.Tensor]:
-        batch = self.modules.replay.sample(self.config.memory.batch_size, self.config.world_model.horizon)
+        batch = self.modules.replay.sample(self.config.memory.batch_size, self.modules.world_model.required_sequence_length)
         return self.learner.update(batch)
 
     def state_dict(self) -> dict:

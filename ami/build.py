@@ -13,6 +13,7 @@ from ami.actor.actor import Actor
 from ami.actor.base import PLANNERS, POLICIES
 from ami.config.loader import ConfigError
 from ami.config.schema import RunConfig
+from ami.config.hierarchy import validate_sequence_length
 from ami.configurator.base import CONFIGURATORS, Configurator
 from ami.cost.base import CRITICS, INTRINSIC_COSTS
 from ami.cost.module import CostModule
@@ -53,6 +54,7 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
     world_model = instantiate(
         WORLD_MODELS, config.world_model.name, "world_model.name", config.world_model, spec, encoder=encoder, **config.world_model.options
     )
+    validate_sequence_length(config, world_model.required_sequence_length, config.env.num_envs)
 
     critic_config = config.cost.critic
     critic = instantiate(

@@ -3,6 +3,7 @@
 from ami.actor.actor import Actor, ActorOutput
 from ami.actor.base import PLANNERS, POLICIES, Planner, PlanResult, Policy
 from ami.actor.cem import CEMPlanner
+from ami.actor.hierarchical import HierarchicalPlanner
 from ami.actor.mppi import MPPIPlanner
 from ami.actor.policy import SquashedGaussianPolicy
 from ami.actor.sampling import SamplingPlanner
@@ -11,6 +12,7 @@ __all__ = [
     "Actor",
     "ActorOutput",
     "CEMPlanner",
+    "HierarchicalPlanner",
     "MPPIPlanner",
     "PLANNERS",
     "POLICIES",

@@ -39,6 +39,8 @@ class PlanResult:
     """``(batch, horizon, action_dim)``: the refined mean sequence, kept to warm-start the next call."""
     cost_terms: dict[str, torch.Tensor] = field(default_factory=dict)
     """Cost of the best candidate ``(batch,)`` by term, for logging."""
+    subgoal: torch.Tensor | None = None
+    """``(batch, level-1 latent_dim)``: the subgoal that the low level steered to, from a hierarchical planner; None from flat planners."""
 
 
 class Planner(ABC):

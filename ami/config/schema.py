@@ -40,6 +40,32 @@ class PerceptionConfig:
 
 
 @dataclass(frozen=True)
+class LevelConfig:
+    """One level above level 0 of a hierarchical world model, an entry of ``world_model.levels``."""
+
+    k: int = 3
+    """Steps of the level below per step of this level. One step of this level spans the product of the k values up to it, in env steps."""
+    latent_dim: int = 32
+    """Size of this level's latent, the abstraction of the latent of the level below."""
+    macro_action_dim: int = 16
+    """Size of the macro-action: the latent summary of the env actions of one step of this level."""
+    hidden_dims: tuple[int, ...] = (256,)
+    """Hidden layer sizes of the abstraction encoder, the action-chunk encoder, the predictor and the reward head."""
+    horizon: int = 3
+    """Steps of this level in its multi-step latent loss. Sampled sub-trajectories cover them."""
+    loss_coef: float = 1.0
+    """Weight of this level's loss (latent, reward and VICReg terms) in the world-model loss."""
+    latent_coef: float = 20.0
+    reward_coef: float = 0.1
+    reward_discount: float = 0.99
+    """Per-env-step discount of the rewards summed over one step of this level, the reward head's target."""
+    variance_coef: float = 1.0
+    """VICReg variance term on this level's online latents."""
+    covariance_coef: float = 0.04
+    """VICReg covariance term on this level's online latents."""
+
+
+@dataclass(frozen=True)
 class WorldModelConfig:
     name: str = "jepa"
     """Registered world model class (``ami.world_model.WORLD_MODELS``)."""
@@ -60,6 +86,8 @@ class WorldModelConfig:
     """VICReg covariance term: squared off-diagonal covariance of online latents."""
     target_tau: float = 0.01
     """EMA rate of the target encoder: target <- (1 - tau) * target + tau * online."""
+    levels: tuple[LevelConfig, ...] = ()
+    """Levels above level 0 of ``hjepa``, lowest first (``[[world_model.levels]]`` tables). ``hjepa`` with an empty list has one level with the ``LevelConfig`` defaults."""
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,6 +137,22 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class HighLevelPlannerConfig:
+    """Budget of the high level of the ``hierarchical`` planner (``actor.planner.high_level``)."""
+
+    num_samples: int = 256
+    """Candidate action sequences of ``horizon`` macro steps per iteration."""
+    horizon: int = 4
+    """Planning horizon in level-1 steps. One step spans ``world_model.levels[0].k`` env steps."""
+    iterations: int = 4
+    num_elites: int = 32
+    temperature: float = 0.5
+    """MPPI temperature of the high level, in cost units."""
+    subgoal_weight: float = 1.0
+    """Weight of the low level's subgoal cost: the mean squared distance between the level-1 abstraction of its last latent and the subgoal."""
+
+
+@dataclass(frozen=True)
 class PlannerConfig:
     name: str = "mppi"
     """Registered planner class (``ami.actor.PLANNERS``): ``mppi`` or ``cem``."""
@@ -136,6 +180,8 @@ class PlannerConfig:
     """With ``compile`` on CUDA, replay the compiled calls as CUDA graphs."""
     precision: Literal["fp32", "tf32", "bf16"] = "fp32"
     """Matmul precision of the planning rollouts; costs are always compared in fp32."""
+    high_level: HighLevelPlannerConfig = field(default_factory=HighLevelPlannerConfig)
+    """``hierarchical`` planner only: the high level's budget. The fields above set the low level's."""
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -146,11 +192,29 @@ class ActorConfig:
 
 
 @dataclass(frozen=True)
+class GoalConfig:
+    """Places of the goal and the position in a goal-conditioned task's observation (``configurator.goal``).
+
+    The goal observation is the current observation with ``position_indices`` replaced by the
+    goal entries and ``zero_indices`` set to 0. Its encoding is the goal of the
+    ``goal_latent_distance`` cost term at every level. Empty lists mean the task has no goal.
+    """
+
+    goal_indices: tuple[int, ...] = ()
+    """Observation entries that contain the goal, e.g. ``[4, 5]`` for obs = [pos(2), vel(2), goal(2)]."""
+    position_indices: tuple[int, ...] = ()
+    """Observation entries that the goal replaces in the goal observation, e.g. ``[0, 1]``, as many as ``goal_indices``."""
+    zero_indices: tuple[int, ...] = ()
+    """Observation entries set to 0 in the goal observation, e.g. velocities ``[2, 3]`` to ask for a stop at the goal."""
+
+
+@dataclass(frozen=True)
 class ConfiguratorConfig:
     name: str = "fixed"
     """Registered configurator class (``ami.configurator.CONFIGURATORS``)."""
     mode: Mode = "deliberative"
     """Mode used to act while training; evaluation runs the modes of ``train.eval_modes``."""
+    goal: GoalConfig = field(default_factory=GoalConfig)
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ami.config.loader import ConfigError
+from ami.config.hierarchy import validate_goal, validate_hierarchy
 from ami.config.schema import RunConfig
 
 
@@ -110,6 +111,8 @@ def validate_config(config: RunConfig) -> None:
         raise ConfigError("'train.eval_modes' is empty; list at least one of 'reactive', 'deliberative'")
     if config.actor.policy.log_std_min >= config.actor.policy.log_std_max:
         raise ConfigError("'actor.policy.log_std_min' must be below 'actor.policy.log_std_max'")
+    validate_hierarchy(config)
+    validate_goal(config)
 
 
 def validate_num_envs(config: RunConfig) -> None:

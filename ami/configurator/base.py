@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 
+import torch
+from torch import nn
+
 from ami.config.schema import Mode, RunConfig
+from ami.configurator.goal import GoalSetter
 from ami.configurator.settings import ModuleSettings, resolve_settings
 from ami.registry import Registry
 from ami.spec import TaskSpec
+from ami.world_model.base import WorldModel
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +29,7 @@ class Configurator(ABC):
         self.config = config
         self.spec = spec
         self.settings: ModuleSettings = resolve_settings(config, spec)
+        self.goal_setter = GoalSetter(config.configurator.goal, spec)
         self.mode_counts: dict[str, int] = {"reactive": 0, "deliberative": 0}
         self._last_mode: Mode | None = None
         logger.info("configurator %s resolved settings for %s: %s", type(self).__name__, spec.task, self.settings)
@@ -40,6 +46,13 @@ class Configurator(ABC):
             logger.info("step %d: configurator switches to %s mode", step, mode)
             self._last_mode = mode
         return mode
+
+    def set_goal_from_observation(self, obs: torch.Tensor, world_model: WorldModel, cost: nn.Module) -> None:
+        """Set the goal of the cost module's goal terms at every level from observations ``(num_envs, obs_dim)``.
+
+        The agent calls it before each action, so a new goal in the observation takes effect at once.
+        """
+        self.goal_setter.set_goal(obs, world_model, cost)
 
     def state_dict(self) -> dict:
         """Mode counts and the last mode; subclasses with more state extend it."""

@@ -2,6 +2,7 @@
 
 from ami.cost.base import CRITICS, INTRINSIC_COSTS, Critic, IntrinsicCost
 from ami.cost.critic import EnsembleCritic
+from ami.cost.goal import GoalLatentDistance
 from ami.cost.intrinsic import ActionEnergy
 from ami.cost.module import CostModule, TrajectoryCost
 
@@ -11,6 +12,7 @@ __all__ = [
     "CostModule",
     "Critic",
     "EnsembleCritic",
+    "GoalLatentDistance",
     "INTRINSIC_COSTS",
     "IntrinsicCost",
     "TrajectoryCost",

@@ -37,3 +37,19 @@ class TrajectoryBatch:
     @property
     def batch_size(self) -> int:
         return self.actions.shape[1]
+
+    def prefix(self, horizon: int) -> TrajectoryBatch:
+        """Return the first ``horizon`` steps of every sub-trajectory, as views of these tensors."""
+        if not 1 <= horizon <= self.horizon:
+            raise ValueError(f"cannot take the first {horizon} steps of sub-trajectories of {self.horizon} steps")
+        if horizon == self.horizon:
+            return self
+        return TrajectoryBatch(
+            obs=self.obs,
+            actions=self.actions[:horizon],
+            rewards=self.rewards[:horizon],
+            next_obs=self.next_obs[:horizon],
+            terminated=self.terminated[:horizon],
+            truncated=self.truncated[:horizon],
+            mask=self.mask[:horizon],
+        )

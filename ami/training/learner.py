@@ -74,8 +74,10 @@ class Learner:
         metrics["world_model/loss"] = prediction.loss.detach()
         metrics["world_model/grad_norm"] = self._step("world_model", self.model_optimizer, prediction.loss, self.world_model)
 
-        # Critic: TD regression of the cost-to-go on the detached latents.
-        critic_loss, critic_metrics = self._critic_loss(batch, prediction)
+        # Critic: TD regression of the cost-to-go on the detached latents. A hierarchical model
+        # samples longer sub-trajectories than its level-0 rollout, whose steps the critic uses.
+        critic_batch = batch.prefix(prediction.latents.shape[0] - 1)
+        critic_loss, critic_metrics = self._critic_loss(critic_batch, prediction)
         metrics.update(critic_metrics)
         metrics["critic/grad_norm"] = self._step("critic", self.critic_optimizer, critic_loss, self.cost.critic)
 

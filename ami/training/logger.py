@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class MetricLogger:
@@ -52,6 +56,10 @@ class MetricLogger:
 
     def text(self, tag: str, text: str, step: int = 0) -> None:
         self.writer.add_text(tag, text, global_step=step)
+
+    def figure(self, tag: str, figure: Figure, step: int) -> None:
+        """Write a matplotlib figure as an image and close it."""
+        self.writer.add_figure(tag, figure, global_step=step, close=True)
 
     def flush(self) -> None:
         self.writer.flush()

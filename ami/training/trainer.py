@@ -29,6 +29,7 @@ from ami.training.checkpoint import CHECKPOINT_NAME, checkpoint_metadata, save_c
 from ami.training.evaluate import EVAL_SEED_OFFSET, EvalResult, evaluate
 from ami.training.learner import TrainingDivergedError
 from ami.training.logger import MetricLogger
+from ami.training.prediction_error import log_prediction_errors
 from ami.training.rng import load_rng_state_dict, rng_state_dict, seed_everything
 from envs.guard import INSTABILITY_KEY
 from ami.training.vector_rollout import VectorRollout
@@ -305,6 +306,8 @@ class Trainer:
                 self.step,
             )
             logger.info("step %d: eval %s return %.1f +- %.1f (%.2f ms per action)", self.step, mode, result.mean_return, result.std_return, result.ms_per_action)
+        modules = self.agent.modules
+        log_prediction_errors(modules.world_model, modules.replay, self.config.memory.batch_size, self.metrics, self.step)
 
     def save_checkpoint(self) -> None:
         """Write the whole training state to the run folder, replacing the previous checkpoint."""

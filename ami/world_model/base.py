@@ -76,5 +76,15 @@ class WorldModel(nn.Module, ABC):
     def observe(self, obs: torch.Tensor) -> None:
         """Update statistics from newly collected observations ``(batch, obs_dim)``."""
 
+    @property
+    def required_sequence_length(self) -> int:
+        """Steps per sampled sub-trajectory that ``loss`` needs: ``world_model.horizon``, unless a subclass needs more."""
+        return self.config.horizon
+
+    @property
+    def level_spans(self) -> tuple[int, ...]:
+        """Env steps per prediction step of each level, level 0 first: ``(1,)`` for a single-level model."""
+        return (1,)
+
 
 WORLD_MODELS: Registry[type[WorldModel]] = Registry("world model", WorldModel)

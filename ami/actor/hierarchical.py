@@ -1,0 +1,274 @@
+"""Hierarchical planner: MPPI over action chunks at level 1 picks a subgoal, MPPI at level 0 steers to it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from ami.actor.acceleration import matmul_precision
+from ami.actor.base import PLANNERS, Planner, PlanResult, Policy
+from ami.actor.mppi import MPPIPlanner
+from ami.actor.mppi_update import mppi_refit
+from ami.config.schema import HighLevelPlannerConfig, PlannerConfig
+from ami.cost.goal import find_goal_terms
+from ami.cost.module import CostModule, TrajectoryCost
+from ami.spec import TaskSpec
+from ami.world_model.base import WorldModel
+from ami.world_model.hjepa import HJEPAWorldModel
+from ami.world_model.level import WorldModelLevel
+
+
+class SubgoalMPPI(MPPIPlanner):
+    """MPPI over the ``k`` env actions of one level-1 step, with a cost for missing a subgoal.
+
+    The cost of a candidate is the flat planners' trajectory cost plus ``subgoal_weight``
+    times the mean squared distance between the level-1 abstraction of its last latent and the
+    subgoal. ``plan_to_subgoal`` starts from a given mean, the first chunk of the high level's
+    plan, instead of the shifted previous plan.
+    """
+
+    def __init__(self, config: PlannerConfig, spec: TaskSpec, subgoal_weight: float, **speed_options) -> None:
+        super().__init__(config, spec, **speed_options)
+        self.subgoal_weight = subgoal_weight
+        self._initial_plan: torch.Tensor | None = None
+        self._subgoal: torch.Tensor | None = None
+        self._level: WorldModelLevel | None = None
+
+    def plan_to_subgoal(
+        self,
+        latent: torch.Tensor,
+        world_model: WorldModel,
+        cost: CostModule,
+        policy: Policy,
+        initial_plan: torch.Tensor,
+        subgoal: torch.Tensor,
+        level: WorldModelLevel,
+        deterministic: bool,
+    ) -> PlanResult:
+        """Plan from ``latent (batch, D0)``, starting at ``initial_plan (horizon, batch, A)``, toward ``subgoal (batch, D1)``."""
+        self._initial_plan, self._subgoal, self._level = initial_plan, subgoal, level
+        try:
+            return self.plan(latent, world_model, cost, policy, None, deterministic)
+        finally:
+            self._initial_plan, self._subgoal, self._level = None, None, None
+
+    def _initial_mean(self, previous_plan, batch, low, high) -> torch.Tensor:
+        if self._initial_plan is None:
+            return super()._initial_mean(previous_plan, batch, low, high)
+        return self._initial_plan.clone()
+
+    def _step_functions(self, world_model, cost, policy):
+        predict, score = super()._step_functions(world_model, cost, policy)
+        if self._subgoal is None:
+            return predict, score
+        subgoal, level, weight = self._subgoal, self._level, self.subgoal_weight
+
+        def score_with_subgoal(latents: torch.Tensor, actions: torch.Tensor) -> TrajectoryCost:
+            scored = score(latents, actions)
+            rows = latents.shape[1]
+            target = subgoal.repeat(rows // subgoal.shape[0], 1)  # (num_samples * batch, D1), sample-major
+            distance = (level.abstract(latents[-1]) - target).square().mean(dim=-1)
+            subgoal_cost = weight * distance.to(scored.total.dtype)
+            return TrajectoryCost(total=scored.total + subgoal_cost, terms={**scored.terms, "subgoal": subgoal_cost})
+
+        return predict, score_with_subgoal
+
+
+@PLANNERS.register("hierarchical")
+class HierarchicalPlanner(Planner):
+    """Two-level model-predictive control in a hierarchical world model (``hjepa``).
+
+    High level: MPPI over action sequences of ``high_level.horizon`` chunks of ``k`` env
+    actions. Each chunk is encoded into a macro-action by the level-1 chunk encoder, and all
+    candidates of all envs are rolled out with the level-1 predictor, one batched call per
+    level-1 step. A candidate's high-level cost is the discounted negative level-1 reward,
+    times ``cost.task_weight``, plus each goal term's weight times the discounted distance of
+    the level-1 latents to the level-1 goal, when a goal is set. The subgoal is the level-1
+    latent after the first chunk of the refit mean sequence.
+
+    Low level: the MPPI of the flat planner over the next ``k`` actions (``actor.planner``
+    budget, whose ``horizon`` must equal ``k``), started from the high level's first chunk. Its
+    cost is the flat trajectory cost plus ``high_level.subgoal_weight`` times the squared
+    distance between the abstraction of its last latent and the subgoal.
+
+    The returned plan ``(batch, k * high_level.horizon, action_dim)`` is the low level's
+    refined first chunk followed by the high level's later chunks. Shifted by one step, it
+    warm-starts both levels of the next call. Cost terms hold the low level's terms (with
+    ``subgoal``) and ``high_level/task``, ``high_level/goal`` and ``high_level/total``.
+
+    NOTE: the high level has no critic beyond its horizon, because the critic scores level-0
+    latents and actions. Its horizon should reach far enough to see what matters.
+    """
+
+    def __init__(
+        self,
+        config: PlannerConfig,
+        spec: TaskSpec,
+        compile: bool | None = None,
+        cuda_graphs: bool | None = None,
+        precision: str | None = None,
+    ) -> None:
+        validate_high_level_config(config.high_level)
+        self.config = config
+        self.high = config.high_level
+        self.low_level = SubgoalMPPI(
+            config, spec, config.high_level.subgoal_weight, compile=compile, cuda_graphs=cuda_graphs, precision=precision
+        )
+        self.action_low = torch.tensor(spec.action_low)
+        self.action_high = torch.tensor(spec.action_high)
+
+    def _bounds(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.action_low.device != device:
+            self.action_low = self.action_low.to(device)
+            self.action_high = self.action_high.to(device)
+        return self.action_low, self.action_high
+
+    @torch.no_grad()
+    def plan(
+        self,
+        latent: torch.Tensor,
+        world_model: WorldModel,
+        cost: CostModule,
+        policy: Policy,
+        previous_plan: torch.Tensor | None = None,
+        deterministic: bool = False,
+    ) -> PlanResult:
+        level = self._first_level(world_model)
+        with matmul_precision(self.low_level.precision, latent.device):
+            high_mean, subgoal, high_terms = self._plan_high_level(latent, cost, level, previous_plan)
+
+        k = level.span
+        low = self.low_level.plan_to_subgoal(latent, world_model, cost, policy, high_mean[:k], subgoal, level, deterministic)
+        plan = torch.cat([low.plan, high_mean[k:].transpose(0, 1)], dim=1)  # (batch, k * H_high, A)
+        cost_terms = {**low.cost_terms, **{f"high_level/{name}": value for name, value in high_terms.items()}}
+        return PlanResult(action=low.action, plan=plan.contiguous(), cost_terms=cost_terms, subgoal=subgoal)
+
+    def _first_level(self, world_model: WorldModel) -> WorldModelLevel:
+        if not isinstance(world_model, HJEPAWorldModel):
+            raise TypeError(
+                f"actor.planner.name = 'hierarchical' needs a hierarchical world model (world_model.name = \"hjepa\"), "
+                f"got {type(world_model).__name__}"
+            )
+        level = world_model.level(1)
+        if level.span != self.config.horizon:
+            raise ValueError(
+                f"actor.planner.horizon = {self.config.horizon} must equal the env steps of one level-1 step, "
+                f"world_model.levels[0].k = {level.span}"
+            )
+        return level
+
+    def _plan_high_level(
+        self, latent: torch.Tensor, cost: CostModule, level: WorldModelLevel, previous_plan: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Refine the action sequence at level 1. Return its mean ``(k * H, batch, A)``, the subgoal and the best candidate's terms."""
+        high = self.high
+        batch = latent.shape[0]
+        low, high_bound = self._bounds(latent.device)
+        action_dim = low.shape[0]
+        half_range = (high_bound - low) / 2
+        min_std, max_std = self.config.min_std * half_range, self.config.max_std * half_range
+        steps = level.span * high.horizon
+
+        mean = self._initial_mean(previous_plan, batch, steps, low, high_bound)  # (T, batch, A)
+        std = max_std.expand_as(mean).clone()
+        start = level.abstract(latent)  # (batch, D1)
+        start_rows = start.repeat(high.num_samples, 1)  # (N * batch, D1), sample-major
+        score = self._high_level_score(cost, level)
+
+        for _ in range(high.iterations):
+            noise = torch.randn(steps, high.num_samples, batch, action_dim, device=latent.device)
+            candidates = torch.clamp(mean[:, None] + std[:, None] * noise, low, high_bound)  # (T, N, batch, A)
+            latents, rewards = self._rollout(level, start_rows, candidates)
+            terms = score(latents, rewards)
+            costs = terms["total"].float().view(high.num_samples, batch)
+
+            elite_costs, elite_index = torch.topk(costs, high.num_elites, dim=0, largest=False)  # (K, batch)
+            gather_index = elite_index[None, :, :, None].expand(steps, -1, -1, action_dim)
+            elite_actions = torch.gather(candidates, 1, gather_index)  # (T, K, batch, A)
+            mean, std, _ = mppi_refit(elite_actions, elite_costs, high.temperature)
+            mean = torch.clamp(mean, low, high_bound)
+            std = torch.maximum(torch.minimum(std, max_std), min_std)
+
+        # The subgoal: where the refit mean's first chunk leads at level 1.
+        first_chunk = mean[: level.span].transpose(0, 1)  # (batch, k, A)
+        subgoal = level.predict(start, level.encode_actions(first_chunk)).to(latent.dtype)
+        best = elite_index[0]  # (batch,): topk sorts, so the first elite is the cheapest
+        best_terms = {name: value.float().view(high.num_samples, batch).gather(0, best[None]).squeeze(0) for name, value in terms.items()}
+        return mean, subgoal, best_terms
+
+    def _initial_mean(
+        self, previous_plan: torch.Tensor | None, batch: int, steps: int, low: torch.Tensor, high: torch.Tensor
+    ) -> torch.Tensor:
+        """Return the previous plan shifted by one env step, or the middle of the action range: ``(steps, batch, A)``."""
+        center = ((low + high) / 2).expand(steps, batch, -1)
+        if previous_plan is None or not self.config.warm_start:
+            return center.clone()
+        previous = previous_plan.transpose(0, 1)  # (T, batch, A)
+        if previous.shape != center.shape:
+            raise ValueError(
+                f"previous plan has shape {tuple(previous_plan.shape)}, expected (batch, k * actor.planner.high_level.horizon, "
+                f"action_dim) = {(batch, steps, low.shape[0])}"
+            )
+        return torch.cat([previous[1:], previous[-1:]], dim=0)
+
+    @staticmethod
+    def _rollout(level: WorldModelLevel, start_rows: torch.Tensor, candidates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Roll candidates ``(k * H, N, batch, A)`` out at level 1: latents ``(H + 1, N * batch, D1)`` and rewards ``(H, N * batch)``."""
+        steps, num_samples, batch, action_dim = candidates.shape
+        k = level.span
+        horizon = steps // k
+        # (k * H, N, batch, A) -> (H, k, N * batch, A) -> (H, N * batch, k, A): one chunk per row and level-1 step.
+        chunks = candidates.reshape(horizon, k, num_samples * batch, action_dim).transpose(1, 2)
+        macro_actions = level.encode_actions(chunks)  # (H, N * batch, M), one call for every chunk
+        z = start_rows
+        latents, rewards = [z], []
+        for h in range(horizon):
+            rewards.append(level.reward(z, macro_actions[h]))
+            z = level.predict(z, macro_actions[h]).to(start_rows.dtype)
+            latents.append(z)
+        return torch.stack(latents), torch.stack(rewards)
+
+    def _high_level_score(
+        self, cost: CostModule, level: WorldModelLevel
+    ) -> Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]:
+        """Return the high-level cost of rollouts by term ``(N * batch,)``: ``task``, ``goal`` when a goal is set, ``total``."""
+        goal_terms = [(weight, term) for weight, term in find_goal_terms(cost) if term.goal_latent(1) is not None]
+        k, discount, task_weight = level.span, cost.discount, cost.task_weight
+
+        def score(latents: torch.Tensor, rewards: torch.Tensor) -> dict[str, torch.Tensor]:
+            horizon = rewards.shape[0]
+            # Level-1 step h starts k * h env steps ahead, so its reward sum is discounted by discount**(k * h).
+            exponents = k * torch.arange(horizon + 1, device=latents.device, dtype=latents.dtype)
+            discounts = discount**exponents
+            terms = {"task": -task_weight * (discounts[:-1, None] * rewards).sum(dim=0)}
+            if goal_terms:
+                goal = sum(weight * (discounts[1:, None] * term.distance(latents[1:], level=1)).sum(dim=0) for weight, term in goal_terms)
+                terms["goal"] = goal
+            terms["total"] = torch.stack(list(terms.values())).sum(dim=0)
+            return terms
+
+        return score
+
+
+def validate_high_level_config(config: HighLevelPlannerConfig) -> None:
+    """Raise ValueError naming the first invalid ``actor.planner.high_level`` field."""
+    key = "actor.planner.high_level"
+    checks = [
+        (config.num_samples >= 1, f"{key}.num_samples must be positive, got {config.num_samples}"),
+        (config.horizon >= 1, f"{key}.horizon must be positive, got {config.horizon}"),
+        (config.iterations >= 1, f"{key}.iterations must be positive, got {config.iterations}"),
+        (
+            1 <= config.num_elites <= config.num_samples,
+            f"{key}.num_elites must be between 1 and num_samples={config.num_samples}, got {config.num_elites}",
+        ),
+        (config.temperature > 0, f"{key}.temperature must be positive, got {config.temperature}"),
+        (
+            math.isfinite(config.subgoal_weight) and config.subgoal_weight >= 0,
+            f"{key}.subgoal_weight must be finite and >= 0, got {config.subgoal_weight}",
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)

@@ -1,0 +1,86 @@
+"""Checks of the hierarchical world model, hierarchical planner and goal settings, beyond what the types enforce."""
+
+from __future__ import annotations
+
+import math
+
+from ami.config.loader import ConfigError
+from ami.config.schema import LevelConfig, RunConfig
+
+
+def validate_hierarchy(config: RunConfig) -> None:
+    """Raise ConfigError naming the first invalid field of ``world_model.levels`` or of the hierarchical planner."""
+    world_model, planner = config.world_model, config.actor.planner
+    if world_model.levels and world_model.name == "jepa":
+        raise ConfigError("'world_model.levels' is set, but world_model.name = 'jepa' has one level; set world_model.name = \"hjepa\"")
+    for index, level in enumerate(world_model.levels):
+        key = f"world_model.levels[{index}]"
+        for name in ("k", "latent_dim", "macro_action_dim", "horizon"):
+            value = getattr(level, name)
+            if value < 1:
+                raise ConfigError(f"invalid value {value!r} for '{key}.{name}'; it must be a positive integer")
+        if any(d <= 0 for d in level.hidden_dims):
+            raise ConfigError(f"invalid value {list(level.hidden_dims)!r} for '{key}.hidden_dims'; every layer size must be positive")
+        for name in ("loss_coef", "latent_coef", "reward_coef", "variance_coef", "covariance_coef"):
+            value = getattr(level, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"invalid value {value!r} for '{key}.{name}'; it must be finite and >= 0")
+        if not 0 < level.reward_discount <= 1:
+            raise ConfigError(f"invalid value {level.reward_discount!r} for '{key}.reward_discount'; it must be in (0, 1]")
+
+    if planner.name != "hierarchical":
+        return
+    if world_model.name == "jepa":
+        raise ConfigError(
+            "actor.planner.name = 'hierarchical' needs a hierarchical world model, but world_model.name = 'jepa'; "
+            "set world_model.name = \"hjepa\""
+        )
+    if world_model.name == "hjepa":
+        k = world_model.levels[0].k if world_model.levels else LevelConfig().k
+        if planner.horizon != k:
+            raise ConfigError(
+                f"invalid value {planner.horizon!r} for 'actor.planner.horizon'; the hierarchical planner's low level plans "
+                f"the env steps of one level-1 step, so it must equal world_model.levels[0].k = {k}"
+            )
+
+
+def validate_goal(config: RunConfig) -> None:
+    """Raise ConfigError if ``configurator.goal`` is inconsistent or a goal cost term has no goal to read."""
+    goal = config.configurator.goal
+    if len(goal.goal_indices) != len(goal.position_indices):
+        raise ConfigError(
+            f"'configurator.goal.goal_indices' {list(goal.goal_indices)!r} and 'configurator.goal.position_indices' "
+            f"{list(goal.position_indices)!r} must have the same length, because each goal entry replaces one position entry"
+        )
+    for name in ("goal_indices", "position_indices", "zero_indices"):
+        indices = getattr(goal, name)
+        if any(index < 0 for index in indices):
+            raise ConfigError(f"invalid value {list(indices)!r} for 'configurator.goal.{name}'; observation indices must be >= 0")
+    if "goal_latent_distance" in config.cost.intrinsic and not goal.goal_indices:
+        raise ConfigError(
+            "cost.intrinsic.goal_latent_distance needs the goal's place in the observation; "
+            "set configurator.goal.goal_indices and configurator.goal.position_indices"
+        )
+
+
+def validate_sequence_length(config: RunConfig, required: int, num_envs: int = 1) -> None:
+    """Raise ConfigError if the replay cannot provide the ``required``-step sub-trajectories of the world-model loss.
+
+    ``required`` is the built world model's ``required_sequence_length``: ``world_model.horizon``
+    for ``jepa``, and at least ``k * horizon`` of each level for ``hjepa``. The replay splits
+    its capacity over ``num_envs`` envs.
+    """
+    train = config.train
+    capacity = train.total_steps if config.memory.capacity == "auto" else config.memory.capacity
+    if capacity // num_envs < required:
+        raise ConfigError(
+            f"invalid value {config.memory.capacity!r} for 'memory.capacity'; the world model {config.world_model.name!r} "
+            f"trains on sub-trajectories of {required} steps, but the replay keeps {capacity // num_envs} steps per env. "
+            "Raise memory.capacity, or lower world_model.horizon or the k and horizon of world_model.levels"
+        )
+    if train.seed_steps < required * num_envs:
+        raise ConfigError(
+            f"invalid value {train.seed_steps!r} for 'train.seed_steps'; the world model {config.world_model.name!r} trains on "
+            f"sub-trajectories of {required} steps, so the first update needs at least {required * num_envs} seed steps. "
+            "Raise train.seed_steps, or lower world_model.horizon or the k and horizon of world_model.levels"
+        )
