@@ -81,7 +81,7 @@ class HierarchicalPlanner(Planner):
     """Two-level model-predictive control in a hierarchical world model (``hjepa``).
 
     High level: MPPI over action sequences of ``high_level.horizon`` chunks of ``k`` env
-    actions. Each chunk is encoded into a macro-action by the level-1 chunk encoder, and all
+    actions, all drawn from the Gaussian (policy candidates seed the low level only). Each chunk is encoded into a macro-action by the level-1 chunk encoder, and all
     candidates of all envs are rolled out with the level-1 predictor, one batched call per
     level-1 step. A candidate's high-level cost is the discounted negative level-1 reward,
     times ``cost.task_weight``, plus each goal term's weight times the discounted distance of

@@ -79,7 +79,13 @@ class WorldModel(nn.Module, ABC):
     @property
     def required_sequence_length(self) -> int:
         """Steps per sampled sub-trajectory that ``loss`` needs: ``world_model.horizon``, unless a subclass needs more."""
-        return self.config.horizon
+        config = getattr(self, "config", None)
+        if config is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} stores no `config`, so the sub-trajectory length of its loss is unknown; "
+                "keep the WorldModelConfig as self.config or override required_sequence_length"
+            )
+        return config.horizon
 
     @property
     def level_spans(self) -> tuple[int, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 import torch
@@ -284,3 +285,35 @@ def test_finds_goal_optimum():
     # The start latent's own distance to the goal is the only cost left at the optimum.
     unavoidable = GOAL.square().mean(dim=-1)
     torch.testing.assert_close(result.cost_terms["total"], unavoidable, atol=1e-3, rtol=0)
+
+
+def plan_with_options(modules: Modules, **options):
+    planner = HierarchicalPlanner(modules.actor.planner.config, SPEC, **options)
+    torch.manual_seed(1)
+    latent = spread_latents(modules, 3)
+    return planner.plan(latent, modules.world_model, modules.cost, modules.actor.policy, deterministic=True)
+
+
+def test_bf16_plan_in_bounds():
+    result = plan_with_options(build(), precision="bf16")
+
+    assert result.cost_terms["total"].dtype == torch.float32
+    assert result.cost_terms["high_level/total"].dtype == torch.float32
+    assert bool(torch.isfinite(result.action).all())
+    assert count_outside(result.action) == 0
+    assert result.subgoal.dtype == torch.float32
+
+
+def test_compile_failure_falls_back(monkeypatch, caplog):
+    modules = build()
+    expected = plan_with_options(modules).action
+
+    def failing_compile(*args, **kwargs):
+        raise RuntimeError("compiler unavailable")
+
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    with caplog.at_level(logging.WARNING, logger="ami.actor.acceleration"):
+        action = plan_with_options(modules, compile=True).action
+
+    torch.testing.assert_close(action, expected)
+    assert "compiler unavailable" in caplog.text

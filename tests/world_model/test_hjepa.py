@@ -98,6 +98,14 @@ def test_required_sequence_length():
     assert two_levels.required_sequence_length == 12
 
 
+def test_sequence_length_without_config_raises():
+    world_model = make_world_model(cls=JEPAWorldModel)
+    del world_model.config
+
+    with pytest.raises(NotImplementedError, match="stores no `config`.*override required_sequence_length"):
+        world_model.required_sequence_length
+
+
 def test_default_level_when_levels_empty():
     world_model = make_world_model(levels=())
 
