@@ -15,7 +15,8 @@ from ami.config.loader import ConfigError
 from ami.config.schema import RunConfig
 from ami.config.hierarchy import validate_sequence_length
 from ami.configurator.base import CONFIGURATORS, Configurator
-from ami.cost.base import CRITICS, INTRINSIC_COSTS
+from ami.cost.base import CRITICS
+from ami.cost.build import build_cost_module
 from ami.cost.module import CostModule
 from ami.memory.base import REPLAY_BUFFERS, ReplayBuffer
 from ami.memory.short_term import ShortTermMemory, middle_of_action_range
@@ -60,11 +61,7 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
     critic = instantiate(
         CRITICS, critic_config.name, "cost.critic.name", critic_config, encoder.latent_dim, spec.action_dim, **critic_config.options
     )
-    intrinsic = {
-        name: (weight, instantiate(INTRINSIC_COSTS, name, f"cost.intrinsic.{name}", spec))
-        for name, weight in config.cost.intrinsic.items()
-    }
-    cost = CostModule(world_model, critic, intrinsic, config.cost.task_weight, settings.discount)
+    cost = build_cost_module(config.cost, spec, world_model, critic, settings.discount)
 
     policy_config, planner_config = config.actor.policy, config.actor.planner
     policy = instantiate(POLICIES, policy_config.name, "actor.policy.name", policy_config, spec, encoder.latent_dim, **policy_config.options)
@@ -87,7 +84,9 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
         perception.name, config.world_model.name, critic_config.name, policy_config.name,
         planner_config.name, config.memory.replay, device,
     )
-    return Modules(configurator, world_model, cost, actor, memory, replay)
+    modules = Modules(configurator, world_model, cost, actor, memory, replay)
+    configurator.attach(modules)
+    return modules
 
 
 def instantiate(registry: Registry, name: str, key: str, *args: Any, **kwargs: Any) -> Any:

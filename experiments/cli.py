@@ -18,9 +18,12 @@ import gymnasium as gym
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ami.config.loader import ConfigError, load_config
+from ami.configurator.adaptive import AdaptiveConfigurator
 from ami.registry import RegistryError
 from ami.training.checkpoint import CHECKPOINT_NAME, CheckpointError, check_checkpoint_matches, load_checkpoint
 from ami.training.evaluate import EVAL_SEED_OFFSET, evaluate
+from ami.training.measure import measure_episodes
+from ami.training.retask import HeadFit, describe_cost, resolve_new_cost, retask
 from ami.training.run_dir import RunDirError, create_run_dir, lock_run_dir, read_run_config, write_run_config
 from ami.training.trainer import Trainer
 from experiments.compare.config import load_compare_config
@@ -58,7 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate_cmd = commands.add_parser("eval", help="evaluate the final checkpoint of a run folder")
     evaluate_cmd.add_argument("run_dir", help="run folder written by `ami run`")
-    evaluate_cmd.add_argument("--mode", choices=["reactive", "deliberative", "both"], default="both")
+    evaluate_cmd.add_argument(
+        "--mode", choices=["reactive", "deliberative", "both", "adaptive"], default=None,
+        help="acting mode; adaptive lets the adaptive configurator choose each step (default: both, or deliberative "
+        "with --cost/--cost-set, because the reactive policy still follows the training cost)",
+    )
+    evaluate_cmd.add_argument(
+        "--cost", metavar="FILE", default=None,
+        help="evaluate under this cost section (TOML) instead of the run's, e.g. experiments/costs/half_cheetah_speed_2.toml",
+    )
+    evaluate_cmd.add_argument(
+        "--cost-set", dest="cost_overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a key of the cost section, e.g. terms.speed.target=3.0 (repeatable; applied after --cost)",
+    )
+    evaluate_cmd.add_argument(
+        "--fit-steps", type=positive_int, default=500,
+        help="gradient steps to fit, from the run's replay buffer, the quantity heads that the new cost needs and the checkpoint lacks (default 500)",
+    )
     evaluate_cmd.add_argument("--episodes", type=positive_int, default=10, help="episodes per mode (default 10)")
     evaluate_cmd.add_argument(
         "--seed", type=non_negative_int, default=None, help="seed of the first episode (default: the run's evaluation seed)"
@@ -264,14 +283,21 @@ def first_line(error: BaseException) -> str:
 
 
 def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:
+    retasking = args.cost is not None or bool(args.cost_overrides)
+    measured = retasking or args.mode == "adaptive"
     try:
         with reported_as_input_error("eval", log_buffer):
             trainer, metadata = load_run(args)
+            if measured:
+                fits, configurator = prepare_measured_eval(args, trainer, retasking)
     except InputError:
         return 2
 
     release_logs(log_buffer)
-    modes = ["reactive", "deliberative"] if args.mode == "both" else [args.mode]
+    if measured:
+        return run_measured_eval(args, trainer, metadata, fits, configurator, retasking)
+    mode = args.mode or "both"
+    modes = ["reactive", "deliberative"] if mode == "both" else [mode]
     seed = args.seed if args.seed is not None else trainer.config.seed + EVAL_SEED_OFFSET
     results = {}
     for mode in modes:
@@ -279,6 +305,64 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
         results[mode] = {"mean_return": result.mean_return, "std_return": result.std_return, "ms_per_action": result.ms_per_action}
     print(json.dumps({"run_dir": args.run_dir, "step": metadata["step"], "eval": results}, indent=2))
     return 0
+
+
+def prepare_measured_eval(
+    args: argparse.Namespace, trainer: Trainer, retasking: bool
+) -> tuple[dict[str, HeadFit], AdaptiveConfigurator | None]:
+    """Swap in the new cost of ``--cost``/``--cost-set`` (fitting missing quantity heads) and build the adaptive configurator."""
+    fits = {}
+    if retasking:
+        cost_config = resolve_new_cost(trainer.config.cost, args.cost, args.cost_overrides)
+        load_replay(trainer, Path(args.run_dir) / CHECKPOINT_NAME)
+        fits = retask(trainer.agent, cost_config, fit_steps=args.fit_steps)
+    configurator = build_adaptive_configurator(trainer) if args.mode == "adaptive" else None
+    return fits, configurator
+
+
+def run_measured_eval(
+    args: argparse.Namespace,
+    trainer: Trainer,
+    metadata: dict,
+    fits: dict[str, HeadFit],
+    configurator: AdaptiveConfigurator | None,
+    retasking: bool,
+) -> int:
+    """Run and print measured evaluation episodes: speed, safety violations, cost terms and time per mode."""
+    mode = args.mode or ("deliberative" if retasking else "both")
+    modes = ["reactive", "deliberative"] if mode == "both" else [mode]
+    seed = args.seed if args.seed is not None else trainer.config.seed + EVAL_SEED_OFFSET
+    results = {}
+    for mode in modes:
+        results[mode] = measure_episodes(trainer.agent, trainer.eval_env, mode, args.episodes, seed, configurator)
+        logger.info("eval %s: %s", mode, {key: value for key, value in results[mode].items() if key != "episodes"})
+    output = {
+        "run_dir": args.run_dir,
+        "step": metadata["step"],
+        "cost": describe_cost(trainer.agent.modules.cost),
+        "quantity_heads": {name: dataclasses.asdict(fit) for name, fit in fits.items()},
+        "eval": results,
+    }
+    print(json.dumps(output, indent=2))
+    return 0
+
+
+def load_replay(trainer: Trainer, checkpoint: Path) -> None:
+    """Load the checkpoint's replay buffer into ``trainer``'s agent, for fitting quantity heads."""
+    payload = load_checkpoint(checkpoint)
+    try:
+        trainer.agent.modules.replay.load_state_dict(payload["state"]["memory"]["replay"])
+    except KeyError as error:
+        raise missing_entry_error(checkpoint, error) from None
+
+
+def build_adaptive_configurator(trainer: Trainer) -> AdaptiveConfigurator:
+    """Build an adaptive configurator with the run's budget, and the run's options when its configurator is adaptive."""
+    config = trainer.config
+    options = config.configurator.options if config.configurator.name == "adaptive" else {}
+    configurator = AdaptiveConfigurator(config, trainer.spec, **options)
+    configurator.attach(trainer.agent.modules)
+    return configurator
 
 
 def command_compare(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:

@@ -110,6 +110,20 @@ class CostConfig:
     discount: float | Literal["auto"] = "auto"
     """Per-step discount of costs; ``auto`` derives it from the episode length."""
     critic: CriticConfig = field(default_factory=CriticConfig)
+    terms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Task cost terms by name, each a table: ``term``, the registered class (``ami.cost.COST_TERMS``;
+    default: the name), ``weight`` (default 1.0), and the class's own options, e.g.
+    ``[cost.terms.speed] term = "target_velocity", target = 2.0``."""
+    safety: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Safety limits by name, tables like those of ``terms``; intrinsic: the weight must be positive
+    and no task weight scales them, e.g. ``[cost.safety.torso_angle] term = "quantity_range",
+    quantity = "torso_angle", low = -0.2, high = 0.2, weight = 10.0``."""
+    critic_weight: float = 1.0
+    """Weight of the critic's cost-to-go at the planning horizon; 0 plans on the step costs alone,
+    e.g. under a new cost at evaluation, where the critic still predicts the training cost."""
+    quantity_hidden_dims: tuple[int, ...] = (64,)
+    """Hidden layer sizes of the heads that predict physical quantities (x velocity, ...) from the latent."""
+
 
 
 @dataclass(frozen=True)
@@ -214,6 +228,8 @@ class ConfiguratorConfig:
     """Registered configurator class (``ami.configurator.CONFIGURATORS``)."""
     mode: Mode = "deliberative"
     """Mode used to act while training; evaluation runs the modes of ``train.eval_modes``."""
+    deliberation_budget: float = 0.25
+    """Target share of deliberative steps for configurators that choose the mode per step (``adaptive``), in [0, 1]."""
     goal: GoalConfig = field(default_factory=GoalConfig)
     options: dict[str, Any] = field(default_factory=dict)
 

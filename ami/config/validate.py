@@ -6,7 +6,8 @@ import math
 
 from ami.config.loader import ConfigError
 from ami.config.hierarchy import validate_goal, validate_hierarchy
-from ami.config.schema import RunConfig
+from ami.config.schema import CostConfig, RunConfig
+from ami.cost.build import parse_term_tables
 
 
 MAX_SEED = 2**32 - 1
@@ -111,6 +112,7 @@ def validate_config(config: RunConfig) -> None:
         raise ConfigError("'train.eval_modes' is empty; list at least one of 'reactive', 'deliberative'")
     if config.actor.policy.log_std_min >= config.actor.policy.log_std_max:
         raise ConfigError("'actor.policy.log_std_min' must be below 'actor.policy.log_std_max'")
+    validate_cost(config)
     validate_hierarchy(config)
     validate_goal(config)
 
@@ -142,3 +144,26 @@ def validate_num_envs(config: RunConfig) -> None:
             f"{capacity // num_envs} steps per env, fewer than world_model.horizon={horizon}"
         )
 
+
+def validate_cost(config: RunConfig) -> None:
+    """Raise ConfigError naming the first invalid field of the cost terms or of the mode budget."""
+    validate_cost_section(config.cost)
+    budget = config.configurator.deliberation_budget
+    if not 0 <= budget <= 1:
+        raise ConfigError(f"invalid value {budget!r} for 'configurator.deliberation_budget'; it must be in [0, 1], the target share of deliberative steps")
+
+
+def validate_cost_section(cost: CostConfig) -> None:
+    """Raise ConfigError naming the first invalid field of a cost section; a new cost at evaluation is checked by this too."""
+    if not (math.isfinite(cost.critic_weight) and cost.critic_weight >= 0):
+        raise ConfigError(f"invalid value {cost.critic_weight!r} for 'cost.critic_weight'; it must be finite and >= 0")
+    if any(d <= 0 for d in cost.quantity_hidden_dims):
+        raise ConfigError(f"invalid value {list(cost.quantity_hidden_dims)!r} for 'cost.quantity_hidden_dims'; every layer size must be positive")
+    for name, weight in cost.intrinsic.items():
+        if not (math.isfinite(weight) and weight >= 0):
+            raise ConfigError(f"invalid value {weight!r} for 'cost.intrinsic.{name}'; a cost weight must be finite and >= 0")
+    if not math.isfinite(cost.task_weight):
+        raise ConfigError(f"invalid value {cost.task_weight!r} for 'cost.task_weight'; it must be finite")
+    if cost.discount != "auto" and not 0 < cost.discount < 1:
+        raise ConfigError(f"invalid value {cost.discount!r} for 'cost.discount'; it must be in (0, 1) or 'auto'")
+    parse_term_tables(cost)

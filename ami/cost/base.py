@@ -1,16 +1,40 @@
-"""Contracts of cost terms: fixed intrinsic costs and the trainable critic."""
+"""Contracts of cost terms (task, safety and intrinsic) and of the trainable critic."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ami.registry import Registry
 
+if TYPE_CHECKING:
+    from ami.cost.inputs import CostInputs
 
-class IntrinsicCost(nn.Module, ABC):
+
+class CostTerm(nn.Module, ABC):
+    """One per-step cost term; the cost module weights it and logs it under its config name.
+
+    Built as ``cls(spec, **options)`` from a table of ``cost.terms`` or ``cost.safety`` (the
+    table's keys other than ``term`` and ``weight``), or as ``cls(spec)`` from ``cost.intrinsic``.
+    A term reads what it needs from ``CostInputs``: the latent, the action, the predicted
+    reward, the critic ensemble, and the physical quantities it names in ``quantities``, which
+    quantity heads predict from the latent.
+    """
+
+    quantities: tuple[str, ...] = ()
+    """Physical quantities the term reads through ``CostInputs.quantity``, e.g. ``("x_velocity",)``."""
+    planning_only: bool = False
+    """True for terms that the critic's TD target leaves out, such as terms that read the critic itself."""
+
+    @abstractmethod
+    def evaluate(self, inputs: CostInputs) -> torch.Tensor:
+        """Unweighted cost ``(...)`` at the steps of ``inputs``."""
+
+
+class IntrinsicCost(CostTerm):
     """A fixed, untrained per-step cost of ``(latent, action)``, such as action energy.
 
     Built as ``cls(spec)``; the config gives each term a weight by its registered name.
@@ -19,6 +43,9 @@ class IntrinsicCost(nn.Module, ABC):
     @abstractmethod
     def forward(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Cost ``(...)`` of ``latent (..., latent_dim)`` and ``action (..., action_dim)``."""
+
+    def evaluate(self, inputs: CostInputs) -> torch.Tensor:
+        return self(inputs.latent, inputs.action)
 
 
 class Critic(nn.Module, ABC):
@@ -45,5 +72,7 @@ class Critic(nn.Module, ABC):
         """Move the EMA target networks toward the online networks."""
 
 
-INTRINSIC_COSTS: Registry[type[IntrinsicCost]] = Registry("intrinsic cost", IntrinsicCost)
+COST_TERMS: Registry[type[CostTerm]] = Registry("cost term", CostTerm)
+INTRINSIC_COSTS = COST_TERMS
+"""The registry of ``cost.intrinsic`` names: the same as ``COST_TERMS``, kept for existing plugins."""
 CRITICS: Registry[type[Critic]] = Registry("critic", Critic)

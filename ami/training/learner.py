@@ -12,6 +12,8 @@ from torch import nn
 from ami.actor.base import Policy
 from ami.config.schema import TrainConfig
 from ami.cost.module import CostModule
+from ami.cost.quantity_heads import quantity_loss
+from ami.cost.safety import QuantityRange
 from ami.memory.batch import TrajectoryBatch
 from ami.world_model.base import WorldModel, WorldModelLoss
 
@@ -65,6 +67,11 @@ class Learner:
         self.critic_optimizer = torch.optim.Adam(critic_params, lr=lr)
         self.policy_optimizer = torch.optim.Adam(policy.parameters(), lr=lr, eps=1e-5)
         self.skipped_steps = {"world_model": 0, "critic": 0, "actor": 0}
+        # Heads exist only for the quantities that the configured cost terms read.
+        quantity_params = list(cost.quantity_heads.parameters())
+        self.quantity_optimizer = torch.optim.Adam(quantity_params, lr=lr) if quantity_params else None
+        if self.quantity_optimizer is not None:
+            self.skipped_steps["quantity"] = 0
         self.nonfinite_updates_in_a_row = 0
 
     def update(self, batch: TrajectoryBatch) -> dict[str, torch.Tensor]:
@@ -80,6 +87,14 @@ class Learner:
         critic_loss, critic_metrics = self._critic_loss(critic_batch, prediction)
         metrics.update(critic_metrics)
         metrics["critic/grad_norm"] = self._step("critic", self.critic_optimizer, critic_loss, self.cost.critic)
+
+        # Quantity heads: regress the quantities that cost terms read on the detached latents, so
+        # that the heads never change the world model and a new cost can reuse it unchanged.
+        if self.quantity_optimizer is not None:
+            heads_loss, heads_metrics = quantity_loss(self.cost.quantity_heads, prediction.latents.detach(), batch)
+            metrics.update(heads_metrics)
+            metrics["quantity/grad_norm"] = self._step("quantity", self.quantity_optimizer, heads_loss, self.cost.quantity_heads)
+        metrics.update(self._safety_metrics(batch))
 
         # Policy: minimize the critic's cost; the critic is frozen so that only the policy learns.
         with frozen(self.cost.critic):
@@ -129,7 +144,7 @@ class Learner:
         with torch.no_grad():
             next_latents = self.world_model.encode(batch.next_obs)
             next_actions, _ = self.policy(next_latents)
-            step_cost = self.cost.step_cost(latents, batch.actions, reward=batch.rewards)
+            step_cost = self.cost.step_cost(latents, batch.actions, reward=batch.rewards, critic_target=True)
             bootstrap = self.cost.critic.target_cost_to_go(next_latents, next_actions)
             td_target = step_cost + self.cost.discount * (1 - batch.terminated) * bootstrap  # (H, B)
 
@@ -146,18 +161,34 @@ class Learner:
         }
         return loss, metrics
 
+    @torch.no_grad()
+    def _safety_metrics(self, batch: TrajectoryBatch) -> dict[str, torch.Tensor]:
+        """Share of the sampled next observations that violate each safety limit, read from the observations."""
+        metrics = {}
+        for name, term in self.cost.safety.items():
+            if isinstance(term, QuantityRange):
+                violated = term.observed_violation(batch.next_obs).float()  # (H, B)
+                rate = (violated * batch.mask).sum() / batch.mask.sum().clamp_min(1.0)
+                metrics[f"safety/{name}/violation_rate"] = rate
+        return metrics
+
     def state_dict(self) -> dict:
-        return {
+        state = {
             "model_optimizer": self.model_optimizer.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "policy_optimizer": self.policy_optimizer.state_dict(),
             "skipped_steps": dict(self.skipped_steps),
             "nonfinite_updates_in_a_row": self.nonfinite_updates_in_a_row,
         }
+        if self.quantity_optimizer is not None:
+            state["quantity_optimizer"] = self.quantity_optimizer.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.model_optimizer.load_state_dict(state["model_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.policy_optimizer.load_state_dict(state["policy_optimizer"])
+        if self.quantity_optimizer is not None and "quantity_optimizer" in state:
+            self.quantity_optimizer.load_state_dict(state["quantity_optimizer"])
         self.skipped_steps = dict(state.get("skipped_steps", self.skipped_steps))
         self.nonfinite_updates_in_a_row = state.get("nonfinite_updates_in_a_row", 0)

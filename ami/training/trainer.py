@@ -188,7 +188,7 @@ class Trainer:
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
         """Choose the mode of this step and act: ``(obs_dim,)`` to ``(action_dim,)``, or batched for a vector env."""
-        mode = self.agent.configurator.select_mode(self.step)
+        mode = self.agent.configurator.select_mode(self.step, obs)
         if self.rollout is None:
             action = self.agent.act(obs, mode=mode)
         else:
@@ -274,7 +274,7 @@ class Trainer:
             values = {"time/fps": self._steps_per_second()}
             if self.episode_returns:
                 values["rollout/ep_rew_mean"] = float(np.mean(self.episode_returns))
-            values["configurator/deliberative_share"] = self.agent.configurator.deliberative_share()
+            values.update(self.agent.configurator.metrics())
             for name, count in self.agent.learner.skipped_steps.items():
                 values[f"guard/skipped_steps/{name}"] = count
             self.metrics.scalars(values, self.step)

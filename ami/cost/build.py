@@ -1,0 +1,100 @@
+"""Build the cost module from the ``cost`` section: term tables, quantity heads, critic weight."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ami.config.loader import ConfigError
+from ami.config.schema import CostConfig
+from ami.cost.base import COST_TERMS, CostTerm, Critic
+from ami.cost.module import CostModule
+from ami.cost.quantities import QuantityError
+from ami.cost.quantity_heads import QuantityHeads
+from ami.spec import TaskSpec
+from ami.world_model.base import WorldModel
+
+TERM_SECTIONS = ("terms", "safety")
+"""The sections of ``cost`` whose entries are term tables."""
+
+
+@dataclass(frozen=True)
+class TermTable:
+    """One parsed entry of ``cost.terms`` or ``cost.safety``."""
+
+    key: str
+    """Dotted config key, e.g. ``cost.safety.torso_angle``."""
+    name: str
+    term: str
+    """Registered class name in ``COST_TERMS``."""
+    weight: float
+    options: dict[str, Any]
+
+
+def parse_term_tables(config: CostConfig) -> list[TermTable]:
+    """Check the term tables of ``cost.terms`` and ``cost.safety``; raise ConfigError naming the key.
+
+    Safety weights must be positive, because a zero weight would switch the limit off.
+    """
+    tables = []
+    for section in TERM_SECTIONS:
+        for name, table in getattr(config, section).items():
+            key = f"cost.{section}.{name}"
+            options = dict(table)
+            term = options.pop("term", name)
+            if not isinstance(term, str):
+                raise ConfigError(f"invalid value {term!r} for '{key}.term'; give a registered cost term name: {', '.join(COST_TERMS.names())}")
+            if term not in COST_TERMS:
+                raise ConfigError(COST_TERMS.unknown_name_message(term, f"{key}.term"))
+            weight = options.pop("weight", 1.0)
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+                raise ConfigError(f"invalid value {weight!r} for '{key}.weight'; a cost weight must be a finite number")
+            if section == "safety" and not weight > 0:
+                raise ConfigError(
+                    f"invalid value {weight!r} for '{key}.weight'; a safety weight must be positive, "
+                    "because safety limits cannot be switched off"
+                )
+            tables.append(TermTable(key, name, term, float(weight), options))
+    return tables
+
+
+def build_term(table: TermTable, spec: TaskSpec) -> CostTerm:
+    """Build ``COST_TERMS[table.term](spec, **table.options)``; bad options raise ConfigError naming the key."""
+    cls = COST_TERMS.get(table.term, f"{table.key}.term")
+    try:
+        inspect.signature(cls).bind(spec, **table.options)
+    except TypeError as error:
+        raise ConfigError(
+            f"invalid options for {table.key} (term {table.term!r}): {error}. Valid options: "
+            f"{', '.join(name for name in inspect.signature(cls).parameters if name != 'spec') or 'none'}"
+        ) from None
+    try:
+        return cls(spec, **table.options)
+    except (ValueError, QuantityError) as error:
+        raise ConfigError(f"invalid {table.key}: {error}") from None
+
+
+def build_cost_module(
+    config: CostConfig, spec: TaskSpec, world_model: WorldModel, critic: Critic, discount: float
+) -> CostModule:
+    """Build every term of ``config`` and quantity heads for the quantities they read."""
+    intrinsic = {
+        name: (weight, build_term(TermTable(f"cost.intrinsic.{name}", name, name, weight, {}), spec))
+        for name, weight in config.intrinsic.items()
+    }
+    groups: dict[str, dict[str, tuple[float, CostTerm]]] = {section: {} for section in TERM_SECTIONS}
+    for table in parse_term_tables(config):
+        section = table.key.split(".")[1]
+        groups[section][table.name] = (table.weight, build_term(table, spec))
+
+    quantities = {name for _, term in [*intrinsic.values(), *groups["terms"].values(), *groups["safety"].values()] for name in term.quantities}
+    try:
+        heads = QuantityHeads(spec.task, quantities, world_model.latent_dim, config.quantity_hidden_dims)
+        return CostModule(
+            world_model, critic, intrinsic, config.task_weight, discount,
+            terms=groups["terms"], safety=groups["safety"], quantity_heads=heads, critic_weight=config.critic_weight,
+        )
+    except (ValueError, QuantityError) as error:
+        raise ConfigError(f"invalid cost section: {error}") from None
