@@ -90,6 +90,11 @@ def build_cost_module(
         groups[section][table.name] = (table.weight, build_term(table, spec))
 
     quantities = {name for _, term in [*intrinsic.values(), *groups["terms"].values(), *groups["safety"].values()] for name in term.quantities}
+    if quantities and spec.pixels:
+        raise ConfigError(
+            f"the cost terms read the quantities {sorted(quantities)}, which the quantity table reads from state "
+            "observations, but this run observes camera frames (env.pixels = true); drop those terms or observe the state"
+        )
     try:
         heads = QuantityHeads(spec.task, quantities, world_model.latent_dim, config.quantity_hidden_dims)
         return CostModule(

@@ -288,3 +288,11 @@ def test_planner_scores_every_term_on_device(device):
     for name, value in result.cost_terms.items():
         assert value.shape == (2,), name
         assert value.device.type == torch.device(device).type, name
+
+
+def test_quantity_term_rejected_on_pixels():
+    spec = dataclasses.replace(CHEETAH, obs_shape=(3, 16, 16, 3))
+    modules = build_modules(tiny_config(), tiny_spec(), torch.device("cpu"))
+
+    with pytest.raises(ConfigError, match="observes camera frames \\(env.pixels = true\\)"):
+        build_cost_module(tiny_config(SPEED_TERM).cost, spec, modules.world_model, modules.cost.critic, 0.99)
