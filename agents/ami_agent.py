@@ -82,7 +82,12 @@ class AMIAgent(Agent):
         def row(value) -> torch.Tensor:
             return torch.as_tensor(np.asarray(value, dtype=np.float32), device=self.device).reshape(1, -1)
 
-        obs_row, next_obs_row = row(obs), row(next_obs)
+        if self.spec.pixels:
+            # Frames stay uint8 in their own shape, as the frame replay stores them.
+            obs_row = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
+            next_obs_row = torch.as_tensor(np.asarray(next_obs), device=self.device).unsqueeze(0)
+        else:
+            obs_row, next_obs_row = row(obs), row(next_obs)
         self.modules.replay.add(
             obs_row, row(action), row(reward)[:, 0], next_obs_row, row(float(terminated))[:, 0], row(float(truncated))[:, 0]
         )

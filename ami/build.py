@@ -70,9 +70,10 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
 
     # Only vector runs pass num_envs, so replay classes written for one env keep working.
     replay_options = {"num_envs": config.env.num_envs} if config.env.num_envs > 1 else {}
+    replay_name, obs_size = replay_for_observations(config.memory.replay, spec)
     replay = instantiate(
-        REPLAY_BUFFERS, config.memory.replay, "memory.replay",
-        settings.replay_capacity, spec.obs_dim, spec.action_dim, device, config.seed, **replay_options,
+        REPLAY_BUFFERS, replay_name, "memory.replay",
+        settings.replay_capacity, obs_size, spec.action_dim, device, config.seed, **replay_options,
     )
     memory = ShortTermMemory(config.memory.context_length, middle_of_action_range(spec.action_low, spec.action_high, device))
 
@@ -82,11 +83,26 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
     logger.info(
         "built modules: encoder=%s world_model=%s critic=%s policy=%s planner=%s replay=%s on %s",
         perception.name, config.world_model.name, critic_config.name, policy_config.name,
-        planner_config.name, config.memory.replay, device,
+        planner_config.name, replay_name, device,
     )
     modules = Modules(configurator, world_model, cost, actor, memory, replay)
     configurator.attach(modules)
     return modules
+
+
+def replay_for_observations(name: str, spec: TaskSpec) -> tuple[str, int | tuple[int, ...]]:
+    """Return the replay class to build for ``spec``'s observations and its observation-size argument.
+
+    For pixel observations the default ``trajectory`` replay, which would store every frame
+    stack twice as float32, becomes the ``frames`` replay, and any replay class receives the
+    observation shape ``(frames, height, width, 3)`` in place of ``obs_dim``.
+    """
+    if not spec.pixels:
+        return name, spec.obs_dim
+    if name == "trajectory":
+        logger.info("pixel observations: storing them in the 'frames' replay, which keeps each frame once as uint8")
+        name = "frames"
+    return name, spec.obs_shape
 
 
 def instantiate(registry: Registry, name: str, key: str, *args: Any, **kwargs: Any) -> Any:

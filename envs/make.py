@@ -11,6 +11,7 @@ from gymnasium.wrappers import RescaleAction
 
 from ami.config.schema import EnvConfig
 from envs.guard import StabilityGuard
+from envs.pixels import PixelObservation
 
 
 class UnknownTaskError(ValueError):
@@ -48,7 +49,27 @@ def make_env(config: EnvConfig, render_mode: str | None = None) -> gym.Env:
     if config.normalize_actions:
         # float32 bounds: Gymnasium warns about float64 Box bounds, which Python floats would give.
         env = RescaleAction(env, min_action=np.float32(-1.0), max_action=np.float32(1.0))
+    if config.pixels:
+        env = wrap_pixels(env, config)
     return env
+
+
+def wrap_pixels(env: gym.Env, config: EnvConfig) -> gym.Env:
+    """Wrap ``env`` in ``PixelObservation`` with the settings of ``config``; close ``env`` if that fails."""
+    try:
+        return PixelObservation(
+            env,
+            image_size=config.image_size,
+            frame_stack=config.frame_stack,
+            camera=config.camera,
+            include_state=config.include_state,
+            shadows=config.shadows,
+            reflections=config.reflections,
+            skybox=config.skybox,
+        )
+    except BaseException:
+        env.close()
+        raise
 
 
 def make_vector_env(config: EnvConfig) -> gym.vector.VectorEnv:

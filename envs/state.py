@@ -23,6 +23,10 @@ def env_state_dict(env: gym.Env) -> dict[str, Any]:
         "np_random": unwrapped.np_random.bit_generator.state,
         "elapsed_steps": [getattr(wrapper, "_elapsed_steps", None) for wrapper in wrapper_chain(env)],
     }
+    # Wrappers with their own episode state, such as the frame stack of pixel observations.
+    wrapper_states = [wrapper.episode_state_dict() for wrapper in wrapper_chain(env) if hasattr(wrapper, "episode_state_dict")]
+    if wrapper_states:
+        state["wrappers"] = wrapper_states
     data = getattr(unwrapped, "data", None)
     if isinstance(data, mujoco.MjData):
         state["mujoco"] = mujoco_state_dict(unwrapped.model, data)
@@ -71,6 +75,12 @@ def load_env_state_dict(env: gym.Env, state: dict[str, Any]) -> bool:
     for wrapper, elapsed_steps in zip(wrappers, state["elapsed_steps"]):
         if elapsed_steps is not None:
             wrapper._elapsed_steps = elapsed_steps
+    stateful = [wrapper for wrapper in wrappers if hasattr(wrapper, "load_episode_state_dict")]
+    saved_wrapper_states = state.get("wrappers", [])
+    if len(stateful) != len(saved_wrapper_states):
+        raise ValueError(f"the saved env has {len(saved_wrapper_states)} wrappers with episode state but this env has {len(stateful)}")
+    for wrapper, saved in zip(stateful, saved_wrapper_states):
+        wrapper.load_episode_state_dict(saved)
     return True
 
 

@@ -25,6 +25,20 @@ class EnvConfig:
     """Copies of the task stepped together while training, as one Gymnasium vector env; evaluation uses one env."""
     vectorization: Literal["sync", "async"] = "sync"
     """With ``num_envs > 1``: ``sync`` steps the copies in this process, ``async`` in one subprocess each."""
+    pixels: bool = False
+    """Observe stacked camera frames ``(frame_stack, image_size, image_size, 3)`` uint8 instead of the state vector."""
+    image_size: int = 64
+    """Height and width of each rendered frame, in pixels."""
+    frame_stack: int = 3
+    """Frames per observation, oldest first; the first frame of an episode fills the stack."""
+    camera: str = "auto"
+    """Camera of pixel observations: ``auto`` for the task's default view (``envs.pixels.TASK_CAMERAS``) or a camera name of the model."""
+    include_state: bool = False
+    """With ``pixels``: observe a dict ``{"pixels", "state"}``, for agents that read both (the AMI agent reads pixels only)."""
+    shadows: bool = False
+    """Render shadows in pixel observations. Off by default, like reflections and the skybox, because they slow software rendering most (``envs.pixels.SCENE_FLAGS``)."""
+    reflections: bool = False
+    skybox: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,10 @@ class PerceptionConfig:
     hidden_dims: tuple[int, ...] = (256,)
     normalize_observations: bool = True
     """Standardize observations with running mean and variance before encoding."""
+    conv_channels: int = 32
+    """``conv`` encoder: output channels of each of its 4 convolution layers."""
+    random_shift: int = 4
+    """``conv`` encoder: in training updates, pad frames by this many pixels and crop them back at a random offset; 0 turns it off."""
     options: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for a user-registered encoder class."""
 
@@ -123,7 +141,6 @@ class CostConfig:
     e.g. under a new cost at evaluation, where the critic still predicts the training cost."""
     quantity_hidden_dims: tuple[int, ...] = (64,)
     """Hidden layer sizes of the heads that predict physical quantities (x velocity, ...) from the latent."""
-
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import math
 
 from ami.config.loader import ConfigError
 from ami.config.hierarchy import validate_goal, validate_hierarchy
-from ami.config.schema import CostConfig, RunConfig
+from ami.config.schema import RunConfig
+from ami.config.validate_pixels import validate_pixels
 from ami.cost.build import parse_term_tables
 
 
@@ -112,9 +113,10 @@ def validate_config(config: RunConfig) -> None:
         raise ConfigError("'train.eval_modes' is empty; list at least one of 'reactive', 'deliberative'")
     if config.actor.policy.log_std_min >= config.actor.policy.log_std_max:
         raise ConfigError("'actor.policy.log_std_min' must be below 'actor.policy.log_std_max'")
-    validate_cost(config)
     validate_hierarchy(config)
     validate_goal(config)
+    validate_cost(config)
+    validate_pixels(config)
 
 
 def validate_num_envs(config: RunConfig) -> None:

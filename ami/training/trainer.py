@@ -29,6 +29,7 @@ from ami.training.checkpoint import CHECKPOINT_NAME, checkpoint_metadata, save_c
 from ami.training.evaluate import EVAL_SEED_OFFSET, EvalResult, evaluate
 from ami.training.learner import TrainingDivergedError
 from ami.training.logger import MetricLogger
+from ami.training.pixel_diagnostics import PixelDiagnostics
 from ami.training.prediction_error import log_prediction_errors
 from ami.training.rng import load_rng_state_dict, rng_state_dict, seed_everything
 from envs.guard import INSTABILITY_KEY
@@ -88,6 +89,8 @@ class Trainer:
         self.resumed = False
         self.evaluation_hooks: list[Callable[[int, EvalResult], None]] = []
         """Called with the env step and the result of every evaluation, e.g. to record a comparison."""
+        if self.spec.pixels:
+            self.evaluation_hooks.append(PixelDiagnostics(self).on_evaluation)
 
     def train(self, run_dir: Path) -> dict:
         """Run env steps up to ``train.total_steps``, log to ``run_dir`` and save checkpoints there."""
