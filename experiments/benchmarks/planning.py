@@ -17,11 +17,14 @@ Figures per cell:
   One call returns one action for every environment; ``ms_per_env_action`` divides the time
   by the number of environments.
 - ``transitions_per_s``: latent transitions predicted per second,
-  ``iterations * horizon * num_samples * envs / time``.
-- ``flop_per_s`` and ``fraction_of_peak``: the analytic matmul FLOPs of the call (counting
-  rule in ``experiments/benchmarks/flops.py``) per second, over the fp32 matmul peak that
-  this run measures on the same device and thread count with ``torch.mm`` of two
-  ``--peak-size`` square matrices.
+  ``iterations * horizon * num_samples * envs / time``. For the ``hierarchical`` planner the
+  budget is the low level's, and the level-1 transitions of ``actor.planner.high_level`` are
+  added.
+- ``flop_per_s`` and ``fraction_of_peak``: the matmul FLOPs of the call per second, over the
+  fp32 matmul peak that this run measures on the same device and thread count with
+  ``torch.mm`` of two ``--peak-size`` square matrices. MPPI and CEM calls are counted
+  analytically (rule in ``experiments/benchmarks/flops.py``); other planners are counted by
+  ``torch.utils.flop_counter.FlopCounterMode`` on one untimed call.
 
 The JSON record (hardware, torch version, threads, every figure) goes to ``--output``.
 """
@@ -41,6 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 import ami.nn
 from ami.actor.base import PLANNERS
@@ -164,8 +168,14 @@ def run_cell(
     # The fastest call is the one least slowed by other jobs; the median is recorded too.
     seconds = min(times)
     config = planner.config
-    transitions = config.iterations * config.horizon * config.num_samples * envs
-    flops = planning_flops(planner, modules.world_model, modules.cost, modules.actor.policy, envs)
+    transitions = latent_transitions(planner, envs)
+    if isinstance(planner, SamplingPlanner):
+        flops = planning_flops(planner, modules.world_model, modules.cost, modules.actor.policy, envs)
+        flops_by_network = dataclasses.asdict(flops)
+        flops_per_plan = flops.total
+    else:
+        flops_per_plan = counted_flops(plan_once)
+        flops_by_network = None
     return {
         "budget": f"{config.num_samples}x{config.iterations}x{config.horizon}",
         "num_samples": config.num_samples,
@@ -177,10 +187,27 @@ def run_cell(
         "ms_per_plan_median": 1000 * statistics.median(times),
         "ms_per_env_action": 1000 * seconds / envs,
         "transitions_per_s": transitions / seconds,
-        "flops_per_plan": flops.total,
-        "flops_by_network": dataclasses.asdict(flops),
-        "flop_per_s": flops.total / seconds,
+        "flops_per_plan": flops_per_plan,
+        "flops_by_network": flops_by_network,
+        "flop_per_s": flops_per_plan / seconds,
     }
+
+
+def latent_transitions(planner: object, envs: int) -> int:
+    """Latent transitions that one call of ``planner`` predicts for ``envs`` environments, all levels together."""
+    config = planner.config
+    transitions = config.iterations * config.horizon * config.num_samples * envs
+    high_level = getattr(planner, "high", None)
+    if high_level is not None:
+        transitions += high_level.iterations * high_level.horizon * high_level.num_samples * envs
+    return transitions
+
+
+def counted_flops(function: Callable[[], object]) -> int:
+    """Matmul FLOPs of one call of ``function``, counted by PyTorch's FLOP counter (2 per multiply-add)."""
+    with FlopCounterMode(display=False) as counter:
+        function()
+    return counter.get_total_flops()
 
 
 def benchmark_device(args: argparse.Namespace, device: torch.device) -> dict:
