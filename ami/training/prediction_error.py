@@ -8,6 +8,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ami.memory.base import ReplayBuffer
+from ami.memory.batch import TrajectoryBatch
 from ami.training.logger import MetricLogger
 from ami.world_model.base import WorldModel
 
@@ -26,7 +27,7 @@ def prediction_errors(world_model: WorldModel, replay: ReplayBuffer, batch_size:
     length = world_model.required_sequence_length
     if len(replay) < length:
         return {}
-    metrics = world_model.loss(replay.sample(batch_size, length)).metrics
+    metrics = world_model.loss(sample_without_advancing(replay, batch_size, length)).metrics
     by_level: dict[int, dict[int, float]] = {}
     for tag, value in metrics.items():
         match = STEP_TAG.match(tag)
@@ -34,6 +35,21 @@ def prediction_errors(world_model: WorldModel, replay: ReplayBuffer, batch_size:
             level = int(match.group(1) or 0)
             by_level.setdefault(level, {})[int(match.group(2))] = float(value)
     return {level: [steps[k] for k in sorted(steps)] for level, steps in sorted(by_level.items())}
+
+
+def sample_without_advancing(replay: ReplayBuffer, batch_size: int, length: int) -> TrajectoryBatch:
+    """Sample a batch, then restore the replay's generator, so that evaluating does not change later training batches.
+
+    A replay without a ``torch.Generator`` attribute named ``generator`` is sampled as it is.
+    """
+    generator = getattr(replay, "generator", None)
+    if not isinstance(generator, torch.Generator):
+        return replay.sample(batch_size, length)
+    state = generator.get_state()
+    try:
+        return replay.sample(batch_size, length)
+    finally:
+        generator.set_state(state)
 
 
 def prediction_error_figure(errors: dict[int, list[float]], level_spans: tuple[int, ...]) -> Figure:
