@@ -116,14 +116,6 @@ class HierarchicalPlanner(Planner):
         self.low_level = SubgoalMPPI(
             config, spec, config.high_level.subgoal_weight, compile=compile, cuda_graphs=cuda_graphs, precision=precision
         )
-        self.action_low = torch.tensor(spec.action_low)
-        self.action_high = torch.tensor(spec.action_high)
-
-    def _bounds(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.action_low.device != device:
-            self.action_low = self.action_low.to(device)
-            self.action_high = self.action_high.to(device)
-        return self.action_low, self.action_high
 
     @torch.no_grad()
     def plan(
@@ -165,7 +157,8 @@ class HierarchicalPlanner(Planner):
         """Refine the action sequence at level 1. Return its mean ``(k * H, batch, A)``, the subgoal and the best candidate's terms."""
         high = self.high
         batch = latent.shape[0]
-        low, high_bound = self._bounds(latent.device)
+        # Both levels share the action bounds, which the low level keeps on the latent's device.
+        low, high_bound = self.low_level._bounds(latent.device)
         action_dim = low.shape[0]
         half_range = (high_bound - low) / 2
         min_std, max_std = self.config.min_std * half_range, self.config.max_std * half_range
