@@ -13,11 +13,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ami.config.loader import ConfigError, load_config
+from ami.config.loader import ConfigError, apply_override, load_config
 from ami.configurator.adaptive import AdaptiveConfigurator
 from ami.registry import RegistryError
 from ami.training.checkpoint import CHECKPOINT_NAME, CheckpointError, check_checkpoint_matches, load_checkpoint
@@ -83,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=non_negative_int, default=None, help="seed of the first episode (default: the run's evaluation seed)"
     )
     evaluate_cmd.add_argument("--device", default=None, help="override the run's device, e.g. cpu")
+    evaluate_cmd.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a setting that the saved modules do not depend on (repeatable): "
+        f"{', '.join(EVAL_OVERRIDES)}; the configurator fields need --mode adaptive, "
+        "e.g. --set configurator.deliberation_budget=0.3",
+    )
 
     compare = commands.add_parser(
         "compare", help="train and evaluate a grid of agents x tasks x seeds on one protocol and summarize it"
@@ -105,6 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("benchmark", choices=sorted(BENCHMARKS), help="planning: planner speed; step_time: one update and one action")
     bench.add_argument("arguments", nargs=argparse.REMAINDER, help="the benchmark's own arguments")
     return parser
+
+
+EVAL_OVERRIDES = (
+    "configurator.deliberation_budget",
+    "configurator.options.window",
+    "configurator.options.min_history",
+    "configurator.options.plan_margin",
+    "num_threads",
+)
+"""Config fields that ``ami eval --set`` may change: the rest shape the saved modules or the task."""
+
+ADAPTIVE_OPTION_TYPES = {"window": (int,), "min_history": (int,), "plan_margin": (int, float)}
+"""Value types of the adaptive configurator's options that ``ami eval --set`` may change."""
 
 
 BENCHMARKS = {"planning": "experiments.benchmarks.planning", "step_time": "experiments.benchmarks.step_time"}
@@ -287,9 +307,10 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
     measured = retasking or args.mode == "adaptive"
     try:
         with reported_as_input_error("eval", log_buffer):
-            trainer, metadata = load_run(args)
+            config_overrides, adaptive_options = split_eval_overrides(args.overrides, args.mode)
+            trainer, metadata = load_run(args, config_overrides)
             if measured:
-                fits, configurator = prepare_measured_eval(args, trainer, retasking)
+                fits, configurator = prepare_measured_eval(args, trainer, retasking, adaptive_options)
     except InputError:
         return 2
 
@@ -307,8 +328,38 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
     return 0
 
 
+def split_eval_overrides(overrides: list[str], mode: str | None) -> tuple[list[str], dict[str, Any]]:
+    """Check the ``ami eval --set`` overrides and split them into run config overrides and adaptive options.
+
+    The adaptive options are kept out of the run config, because a run trained with another
+    configurator would pass them to that configurator's constructor.
+    """
+    config_overrides, options = [], {}
+    for override in overrides:
+        key = override.partition("=")[0].strip()
+        if key not in EVAL_OVERRIDES:
+            raise ConfigError(
+                f"cannot override {key!r} in `ami eval`: only {', '.join(EVAL_OVERRIDES)} may change, "
+                "because the other fields shape the saved modules or the task. Train a new run to change it"
+            )
+        if key.startswith("configurator.") and mode != "adaptive":
+            raise ConfigError(f"--set {key} takes effect only with --mode adaptive; add --mode adaptive or drop it")
+        if not key.startswith("configurator.options."):
+            config_overrides.append(override)
+            continue
+        parsed: dict[str, Any] = {}
+        apply_override(parsed, override)
+        name = key.removeprefix("configurator.options.")
+        value = parsed["configurator"]["options"][name]
+        if isinstance(value, bool) or not isinstance(value, ADAPTIVE_OPTION_TYPES[name]):
+            expected = "an integer" if ADAPTIVE_OPTION_TYPES[name] == (int,) else "a number"
+            raise ConfigError(f"invalid value {value!r} for {key!r}; it must be {expected}")
+        options[name] = value
+    return config_overrides, options
+
+
 def prepare_measured_eval(
-    args: argparse.Namespace, trainer: Trainer, retasking: bool
+    args: argparse.Namespace, trainer: Trainer, retasking: bool, adaptive_options: dict[str, Any]
 ) -> tuple[dict[str, HeadFit], AdaptiveConfigurator | None]:
     """Swap in the new cost of ``--cost``/``--cost-set`` (fitting missing quantity heads) and build the adaptive configurator."""
     fits = {}
@@ -316,7 +367,7 @@ def prepare_measured_eval(
         cost_config = resolve_new_cost(trainer.config.cost, args.cost, args.cost_overrides)
         load_replay(trainer, Path(args.run_dir) / CHECKPOINT_NAME)
         fits = retask(trainer.agent, cost_config, fit_steps=args.fit_steps)
-    configurator = build_adaptive_configurator(trainer) if args.mode == "adaptive" else None
+    configurator = build_adaptive_configurator(trainer, adaptive_options) if args.mode == "adaptive" else None
     return fits, configurator
 
 
@@ -343,6 +394,13 @@ def run_measured_eval(
         "quantity_heads": {name: dataclasses.asdict(fit) for name, fit in fits.items()},
         "eval": results,
     }
+    if configurator is not None:
+        output["adaptive"] = {
+            "deliberation_budget": configurator.budget,
+            "window": configurator.history.maxlen,
+            "min_history": configurator.min_history,
+            "plan_margin": configurator.plan_margin,
+        }
     print(json.dumps(output, indent=2))
     return 0
 
@@ -356,10 +414,14 @@ def load_replay(trainer: Trainer, checkpoint: Path) -> None:
         raise missing_entry_error(checkpoint, error) from None
 
 
-def build_adaptive_configurator(trainer: Trainer) -> AdaptiveConfigurator:
-    """Build an adaptive configurator with the run's budget, and the run's options when its configurator is adaptive."""
+def build_adaptive_configurator(trainer: Trainer, option_overrides: dict[str, Any] | None = None) -> AdaptiveConfigurator:
+    """Build an adaptive configurator with the run's budget and options, then ``option_overrides`` on top.
+
+    The run's options count only when its configurator is adaptive.
+    """
     config = trainer.config
-    options = config.configurator.options if config.configurator.name == "adaptive" else {}
+    options = dict(config.configurator.options) if config.configurator.name == "adaptive" else {}
+    options.update(option_overrides or {})
     configurator = AdaptiveConfigurator(config, trainer.spec, **options)
     configurator.attach(trainer.agent.modules)
     return configurator
@@ -417,10 +479,13 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
-def load_run(args: argparse.Namespace) -> tuple[Trainer, dict]:
-    """Rebuild a run's agent from its ``config.toml`` and load its checkpoint."""
+def load_run(args: argparse.Namespace, config_overrides: list[str] | None = None) -> tuple[Trainer, dict]:
+    """Rebuild a run's agent from its ``config.toml`` with ``config_overrides`` and load its checkpoint."""
     run_dir = Path(args.run_dir)
     config = read_run_config(run_dir)
+    if config_overrides:
+        # read_run_config accepts only the resume overrides, so the checked eval overrides are applied here.
+        config = load_config(run_dir / "config.toml", config_overrides)
     if args.device is not None:
         config = dataclasses.replace(config, device=args.device)
 

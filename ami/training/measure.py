@@ -70,6 +70,7 @@ def measure_episodes(
     safety = {name: term for name, term in cost.safety.items() if isinstance(term, QuantityRange)}
     mode_counts = {name: 0 for name in MODES}
     mode_ms = {name: 0.0 for name in MODES}
+    choice_ms = 0.0
     measured = []
     total_steps = 0
 
@@ -84,7 +85,9 @@ def measure_episodes(
             while not done:
                 step_mode = mode
                 if mode == "adaptive":
+                    start = time.perf_counter()
                     step_mode = configurator.select_mode(total_steps, obs)
+                    choice_ms += 1000 * (time.perf_counter() - start)
                 total_steps += 1
                 start = time.perf_counter()
                 action = agent.act(obs, deterministic=True, mode=step_mode)
@@ -106,13 +109,21 @@ def measure_episodes(
                 done = terminated or truncated
             measured.append(measures)
 
-    return summarize(measured, speed_targets, mode_counts, mode_ms)
+    return summarize(measured, speed_targets, mode_counts, mode_ms, choice_ms)
 
 
 def summarize(
-    measured: list[EpisodeMeasures], speed_targets: dict[str, float], mode_counts: dict[str, int], mode_ms: dict[str, float]
+    measured: list[EpisodeMeasures],
+    speed_targets: dict[str, float],
+    mode_counts: dict[str, int],
+    mode_ms: dict[str, float],
+    choice_ms: float = 0.0,
 ) -> dict[str, Any]:
-    """Means over episodes, with the per-episode measures under ``episodes``."""
+    """Means over episodes, with the per-episode measures under ``episodes``.
+
+    ``ms_per_action`` times ``agent.act`` per mode. ``ms_per_step`` is the mean over all steps
+    of acting plus ``choice_ms``, the total time the configurator spent choosing the modes.
+    """
     episodes = [measures.summary(speed_targets) for measures in measured]
     returns = [episode["return"] for episode in episodes]
     steps = sum(mode_counts.values())
@@ -122,6 +133,7 @@ def summarize(
         "mean_length": float(np.mean([episode["length"] for episode in episodes])),
         "deliberative_share": mode_counts["deliberative"] / max(steps, 1),
         "ms_per_action": {name: mode_ms[name] / mode_counts[name] for name in MODES if mode_counts[name]},
+        "ms_per_step": (sum(mode_ms.values()) + choice_ms) / max(steps, 1),
     }
     if all("mean_x_velocity" in episode for episode in episodes):
         result["mean_x_velocity"] = float(np.mean([episode["mean_x_velocity"] for episode in episodes]))

@@ -1,0 +1,112 @@
+"""``ami eval --set``: evaluation settings that the saved modules do not depend on.
+
+The run trains with the default fixed configurator, so the adaptive options given at
+evaluation must reach the adaptive configurator without passing through the fixed one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from experiments.cli import main
+from tests.tiny import DEBUG_CONFIG
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    runs_dir = tmp_path_factory.mktemp("runs")
+    overrides = [f"runs_dir={runs_dir}", "train.total_steps=200", "train.eval_every=200"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        exit_code = main(["run", str(DEBUG_CONFIG), "--quiet", *[arg for o in overrides for arg in ("--set", o)]])
+    assert exit_code == 0
+    (run,) = (runs_dir / "InvertedPendulum-v5").iterdir()
+    return run
+
+
+def eval_json(capsys, run_dir: Path, *args: str) -> dict:
+    exit_code = main(["eval", str(run_dir), "--episodes", "2", *args])
+    captured = capsys.readouterr()
+    assert exit_code == 0, captured.err
+    return json.loads(captured.out)
+
+
+@pytest.mark.parametrize("budget", [0.0, 1.0])
+def test_eval_budget_sets_share(run_dir, capsys, budget):
+    output = eval_json(capsys, run_dir, "--mode", "adaptive", "--set", f"configurator.deliberation_budget={budget}")
+
+    assert output["adaptive"]["deliberation_budget"] == budget
+    assert output["eval"]["adaptive"]["deliberative_share"] == budget
+
+
+def test_eval_budget_splits_modes(run_dir, capsys):
+    output = eval_json(
+        capsys, run_dir, "--mode", "adaptive", "--set", "configurator.deliberation_budget=0.5",
+        "--set", "configurator.options.window=20", "--set", "configurator.options.min_history=5",
+    )
+
+    result = output["eval"]["adaptive"]
+    assert output["adaptive"] == {"deliberation_budget": 0.5, "window": 20, "min_history": 5, "plan_margin": None}
+    assert 0 < result["deliberative_share"] < 1
+    assert set(result["ms_per_action"]) == {"reactive", "deliberative"}
+    share = result["deliberative_share"]
+    acting_ms = share * result["ms_per_action"]["deliberative"] + (1 - share) * result["ms_per_action"]["reactive"]
+    # ms_per_step adds the time of choosing the mode to the time of acting.
+    assert result["ms_per_step"] > acting_ms
+
+
+def test_eval_num_threads_override(run_dir, capsys):
+    threads = torch.get_num_threads()
+    try:
+        output = eval_json(capsys, run_dir, "--mode", "reactive", "--set", "num_threads=1")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+
+    assert set(output["eval"]) == {"reactive"}
+
+
+BAD_EVAL_OVERRIDES = {
+    "module_field": (
+        ["--mode", "adaptive", "--set", "actor.planner.num_samples=64"],
+        "cannot override 'actor.planner.num_samples' in `ami eval`: only configurator.deliberation_budget,",
+    ),
+    "needs_adaptive_mode": (
+        ["--mode", "deliberative", "--set", "configurator.deliberation_budget=0.3"],
+        "--set configurator.deliberation_budget takes effect only with --mode adaptive",
+    ),
+    "budget_out_of_range": (
+        ["--mode", "adaptive", "--set", "configurator.deliberation_budget=1.5"],
+        "invalid value 1.5 for 'configurator.deliberation_budget'",
+    ),
+    "window_not_integer": (
+        ["--mode", "adaptive", "--set", "configurator.options.window=abc"],
+        "invalid value 'abc' for 'configurator.options.window'; it must be an integer",
+    ),
+    "plan_margin_not_number": (
+        ["--mode", "adaptive", "--set", "configurator.options.plan_margin=true"],
+        "invalid value True for 'configurator.options.plan_margin'; it must be a number",
+    ),
+    "min_history_above_window": (
+        ["--mode", "adaptive", "--set", "configurator.options.window=5", "--set", "configurator.options.min_history=10"],
+        "configurator.options.min_history must be between 1 and window=5, got 10",
+    ),
+}
+
+
+@pytest.mark.parametrize(("args", "fragment"), BAD_EVAL_OVERRIDES.values(), ids=BAD_EVAL_OVERRIDES.keys())
+def test_eval_bad_override(run_dir, capsys, args, fragment):
+    exit_code = main(["eval", str(run_dir), "--episodes", "1", *args])
+
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert exit_code == 2
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("ami eval: error: ")
+    assert fragment in lines[0]
+    assert captured.out == ""
