@@ -4,10 +4,8 @@ A ball on two slide joints (x, y), pushed by two motors against viscous joint da
 through a maze built from a ``MazeLayout`` grid. Each episode has a start and a goal position.
 Training resets sample both at random from the env's seeded ``np_random``. Held-out evaluation
 resets with the fixed pairs of ``envs.maze_eval.held_out_pairs`` through
-``reset(options={"start": ..., "goal": ...})``.
-
-NOTE: the periodic evaluation of ``ami run`` resets with seeds only, so it draws random pairs
-as training does, not the held-out ones. Its seeds repeat, so every evaluation gets the same pairs.
+``reset(options={"start": ..., "goal": ...})``. The periodic evaluation of ``ami run`` and
+``ami maze-eval`` reset with those pairs too.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import torch
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ami.config.loader import ConfigError, apply_override, load_config
@@ -30,6 +31,7 @@ from ami.training.trainer import Trainer
 from experiments.compare.config import load_compare_config
 from experiments.compare.grid import build_specs, run_local, run_ray
 from experiments.compare.report import write_report
+from experiments import maze_eval
 
 logger = logging.getLogger("ami")
 
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run a benchmark and print its figures; see `ami bench NAME --help`")
     bench.add_argument("benchmark", choices=sorted(BENCHMARKS), help="planning: planner speed; step_time: one update and one action")
     bench.add_argument("arguments", nargs=argparse.REMAINDER, help="the benchmark's own arguments")
+    maze_eval.add_parser(commands)
     return parser
 
 
@@ -153,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_run(args, log_buffer)
         if args.command == "compare":
             return command_compare(args, log_buffer)
+        if args.command == "maze-eval":
+            return command_maze_eval(args, log_buffer)
         if args.command == "bench":
             release_logs(log_buffer)
             importlib.import_module(BENCHMARKS[args.benchmark]).main(args.arguments)
@@ -300,6 +305,25 @@ def first_line(error: BaseException) -> str:
     if len(lines) > 1 and lines[0].startswith("Error(s) in loading state_dict"):
         return lines[1]
     return lines[0]
+
+
+def command_maze_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:
+    """Evaluate a maze run on held-out pairs with each planner, print the JSON record and write it."""
+    try:
+        with reported_as_input_error("maze-eval", log_buffer):
+            trainer, metadata = load_run(args)
+            if args.num_threads is not None:
+                torch.set_num_threads(args.num_threads)
+            # The replay's stored observations decode subgoals into positions for the planned-path picture.
+            load_replay(trainer, Path(args.run_dir) / CHECKPOINT_NAME)
+            release_logs(log_buffer)
+            record = maze_eval.run_maze_eval(args, trainer, metadata)
+    except InputError:
+        return 2
+    path = maze_eval.write_record(record, args.run_dir, args.output)
+    print(json.dumps({name: {key: value for key, value in result.items() if key != "episodes"} for name, result in record["planners"].items()}, indent=2))
+    print(f"record: {path}")
+    return 0
 
 
 def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:

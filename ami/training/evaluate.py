@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -39,8 +40,13 @@ class EvalResult:
         return float(np.mean(self.lengths))
 
 
-def evaluate(agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed: int) -> EvalResult:
+def evaluate(
+    agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed: int, reset_options: Sequence[dict[str, Any]] | None = None
+) -> EvalResult:
     """Run ``episodes`` deterministic episodes; episode ``i`` starts from ``reset(seed=seed + i)``.
+
+    With ``reset_options``, episode ``i`` also passes ``options=reset_options[i]``, e.g. the
+    held-out start and goal of a maze task.
 
     The same seeds in every evaluation and for every mode make the modes comparable state by
     state. Evaluation uses its own short-term memory, reset before each episode, so a training
@@ -53,7 +59,8 @@ def evaluate(agent: AMIAgent, env: gym.Env, mode: Mode, episodes: int, seed: int
     with agent.separate_memory(), torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         return run_episodes(
-            lambda obs: agent.act(obs, deterministic=True, mode=mode), env, mode, episodes, seed, on_reset=agent.reset
+            lambda obs: agent.act(obs, deterministic=True, mode=mode), env, mode, episodes, seed, on_reset=agent.reset,
+            reset_options=reset_options,
         )
 
 
@@ -64,16 +71,21 @@ def run_episodes(
     episodes: int,
     seed: int,
     on_reset: Callable[[], None] | None = None,
+    reset_options: Sequence[dict[str, Any]] | None = None,
 ) -> EvalResult:
     """Run ``episodes`` episodes with ``act``; episode ``i`` starts from ``reset(seed=seed + i)``.
 
     Every agent of a comparison is evaluated by this loop, so all see the same start states.
     ``on_reset`` runs before each episode, e.g. to clear an agent's short-term memory.
+    ``reset_options[i]``, when given, is passed as the ``options`` of episode ``i``'s reset.
     """
+    if reset_options is not None and len(reset_options) < episodes:
+        raise ValueError(f"{len(reset_options)} reset options for {episodes} episodes; give one per episode")
     returns, lengths = [], []
     acting_seconds, num_actions = 0.0, 0
     for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
+        options = reset_options[episode] if reset_options is not None else None
+        obs, _ = env.reset(seed=seed + episode, options=options)
         if on_reset is not None:
             on_reset()
         episode_return, length, done = 0.0, 0, False

@@ -6,6 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
@@ -56,6 +57,10 @@ class MetricLogger:
 
     def text(self, tag: str, text: str, step: int = 0) -> None:
         self.writer.add_text(tag, text, global_step=step)
+
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:
+        """Write a ``uint8 (height, width, 3)`` RGB image."""
+        self.writer.add_image(tag, image, global_step=step, dataformats="HWC")
 
     def figure(self, tag: str, figure: Figure, step: int) -> None:
         """Write a matplotlib figure as an image and close it."""

@@ -28,6 +28,8 @@ from ami.config.validate import validate_config
 from ami.training.checkpoint import CHECKPOINT_NAME, checkpoint_metadata, save_checkpoint
 from ami.training.evaluate import EVAL_SEED_OFFSET, EvalResult, evaluate
 from ami.training.learner import TrainingDivergedError
+from ami.training.maze_evaluation import held_out_reset_options
+from ami.training.planned_path import MazeEvalDiagnostics
 from ami.training.logger import MetricLogger
 from ami.training.pixel_diagnostics import PixelDiagnostics
 from ami.training.prediction_error import log_prediction_errors
@@ -91,6 +93,10 @@ class Trainer:
         """Called with the env step and the result of every evaluation, e.g. to record a comparison."""
         if self.spec.pixels:
             self.evaluation_hooks.append(PixelDiagnostics(self).on_evaluation)
+        self.eval_reset_options = held_out_reset_options(self.eval_env, config.train.eval_episodes)
+        """Held-out start/goal of each evaluation episode on maze tasks; None on other tasks, which reset by seed only."""
+        if self.eval_reset_options is not None and not self.spec.pixels:
+            self.evaluation_hooks.append(MazeEvalDiagnostics(self).on_evaluation)
 
     def train(self, run_dir: Path) -> dict:
         """Run env steps up to ``train.total_steps``, log to ``run_dir`` and save checkpoints there."""
@@ -295,7 +301,9 @@ class Trainer:
     def _evaluate(self) -> None:
         train = self.config.train
         for mode in train.eval_modes:
-            result = evaluate(self.agent, self.eval_env, mode, train.eval_episodes, self.config.seed + EVAL_SEED_OFFSET)
+            result = evaluate(
+                self.agent, self.eval_env, mode, train.eval_episodes, self.config.seed + EVAL_SEED_OFFSET, self.eval_reset_options
+            )
             self.last_eval[mode] = result
             for hook in self.evaluation_hooks:
                 hook(self.step, result)

@@ -1,0 +1,152 @@
+"""``ami maze-eval``: evaluate a trained maze run on held-out start/goal pairs, flat vs hierarchical planner at equal compute.
+
+The hierarchical planner is built from the run's ``actor.planner`` (with ``name =
+"hierarchical"``), so it needs a run trained with ``world_model.name = "hjepa"``. The flat
+planner is MPPI on the same world model's level 0, a complete flat JEPA model, with
+``num_samples`` chosen so that its latent transitions per action match the hierarchical
+planner's (``ami.actor.budget``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from torch.utils.tensorboard import SummaryWriter
+
+from ami.actor.budget import flat_transitions_per_action, hierarchical_transitions_per_action, matched_flat_num_samples
+from ami.config.schema import PlannerConfig, RunConfig
+from ami.training.evaluate import EVAL_SEED_OFFSET
+from ami.training.maze_evaluation import HELD_OUT_SEED, build_planner, evaluate_held_out, maze_layout, planner_swapped
+from ami.training.planned_path import LatentPositionLookup, PathRecorder, RecordingPlanner, planned_path_image
+from envs.maze_eval import held_out_pairs
+
+logger = logging.getLogger(__name__)
+
+PLANNER_CHOICES = ("flat", "hierarchical")
+MAZE_EVAL_DIR = "maze_eval"
+"""Folder of the run folder that receives the TensorBoard event file of ``ami maze-eval``."""
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Add the ``maze-eval`` subcommand to the ``ami`` parser."""
+    parser = commands.add_parser(
+        "maze-eval", help="evaluate a maze run on held-out start/goal pairs with the flat and the hierarchical planner"
+    )
+    parser.add_argument("run_dir", help="run folder of a point-maze run written by `ami run`")
+    parser.add_argument("--held-out", type=int, default=50, metavar="N", help="held-out start/goal pairs, one episode each (default 50)")
+    parser.add_argument(
+        "--planners", nargs="+", choices=PLANNER_CHOICES, default=list(PLANNER_CHOICES),
+        help="planners to evaluate (default: both); hierarchical needs a run trained with world_model.name = \"hjepa\"",
+    )
+    parser.add_argument(
+        "--flat-horizon", type=int, default=None, help="horizon of the flat planner in env steps (default: the run's actor.planner.horizon)"
+    )
+    parser.add_argument(
+        "--flat-iterations", type=int, default=None, help="iterations of the flat planner (default: the run's actor.planner.iterations)"
+    )
+    parser.add_argument("--output", default=None, help="JSON file to write (default: RUN_DIR/maze_eval.json)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the first episode (default: the run's evaluation seed)")
+    parser.add_argument("--device", default=None, help="override the run's device, e.g. cpu")
+    parser.add_argument("--num-threads", type=int, default=None, help="override the run's num_threads (CPU threads of PyTorch)")
+
+
+def hierarchical_planner_config(config: RunConfig) -> PlannerConfig:
+    return dataclasses.replace(config.actor.planner, name="hierarchical")
+
+
+def flat_planner_config(config: RunConfig, horizon: int | None, iterations: int | None) -> PlannerConfig:
+    """Return the run's planner config as flat MPPI whose budget matches the hierarchical planner's."""
+    run_planner = config.actor.planner
+    horizon = run_planner.horizon if horizon is None else horizon
+    iterations = run_planner.iterations if iterations is None else iterations
+    budget = hierarchical_transitions_per_action(hierarchical_planner_config(config))
+    num_samples = matched_flat_num_samples(budget, horizon, iterations)
+    return dataclasses.replace(
+        run_planner, name="mppi", horizon=horizon, iterations=iterations, num_samples=num_samples,
+        num_elites=min(run_planner.num_elites, num_samples),
+    )
+
+
+def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate ``trainer``'s agent on ``args.held_out`` pairs with each planner; return the JSON record."""
+    config = trainer.config
+    layout = maze_layout(trainer.eval_env)
+    if layout is None:
+        raise ValueError(f"ami maze-eval needs a point-maze run (ami/PointMazeU-v0, ami/PointMazeLarge-v0), got task {config.env.task!r}")
+    if args.held_out < 1:
+        raise ValueError(f"invalid --held-out {args.held_out}; use a positive number of start/goal pairs")
+    pairs = held_out_pairs(layout, args.held_out, HELD_OUT_SEED)
+    seed = args.seed if args.seed is not None else config.seed + EVAL_SEED_OFFSET
+
+    planner_configs = {
+        "hierarchical": hierarchical_planner_config(config),
+        "flat": flat_planner_config(config, args.flat_horizon, args.flat_iterations),
+    }
+    budgets = {
+        "hierarchical": hierarchical_transitions_per_action(planner_configs["hierarchical"]),
+        "flat": flat_transitions_per_action(planner_configs["flat"]),
+    }
+    mismatch = budgets["flat"] / budgets["hierarchical"] - 1
+    print(
+        f"latent transitions per action: hierarchical {budgets['hierarchical']}, flat {budgets['flat']} "
+        f"(num_samples {planner_configs['flat'].num_samples}, {100 * mismatch:+.2f}%)",
+        flush=True,
+    )
+
+    results = {}
+    writer = SummaryWriter(str(Path(args.run_dir) / MAZE_EVAL_DIR))
+    try:
+        for name in args.planners:
+            planner_config = planner_configs[name]
+            planner = RecordingPlanner(build_planner(planner_config, trainer.spec))
+            recorder = PathRecorder()
+            logger.info("evaluating the %s planner on %d held-out pairs", name, len(pairs))
+            with planner_swapped(trainer.agent, planner):
+                result = evaluate_held_out(trainer.agent, trainer.eval_env, pairs, seed, name, budgets[name], recorder)
+            results[name] = result.summary()
+            logger.info(
+                "%s: success rate %.2f, mean final distance %.2f m, %.1f ms per action",
+                name, result.success_rate, result.mean_final_distance, result.ms_per_action,
+            )
+            write_planned_path(writer, trainer, layout, name, planner, recorder, planner_config.horizon, metadata["step"])
+    finally:
+        writer.close()
+
+    return {
+        "run_dir": str(args.run_dir),
+        "task": config.env.task,
+        "step": metadata["step"],
+        "num_pairs": len(pairs),
+        "pair_seed": HELD_OUT_SEED,
+        "episode_seed": seed,
+        "transitions_per_action": budgets,
+        "planner_configs": {name: dataclasses.asdict(planner_configs[name]) for name in args.planners},
+        "planners": results,
+    }
+
+
+def write_planned_path(writer, trainer, layout, name, planner, recorder, subgoal_every, step) -> None:
+    """Log the picture of the last held-out episode as ``eval/<name>/planned_path``.
+
+    The planner's recorded subgoals cover every episode, so only the last episode's are drawn.
+    """
+    episode_steps = len(recorder.positions) - 1
+    subgoals = planner.subgoals[-episode_steps:] if planner.subgoals and episode_steps > 0 else []
+    lookup = None
+    # NOTE: a pixel run's replay stores frames, not positions, so its subgoals are not drawn.
+    if subgoals and not trainer.spec.pixels:
+        lookup = LatentPositionLookup.from_replay(trainer.agent.modules.world_model, trainer.agent.modules.replay)
+    image = planned_path_image(layout, recorder, subgoals, lookup, subgoal_every)
+    writer.add_image(f"eval/{name}/planned_path", image, global_step=step, dataformats="HWC")
+
+
+def write_record(record: dict[str, Any], run_dir: str, output: str | None) -> Path:
+    path = Path(output) if output is not None else Path(run_dir) / "maze_eval.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path

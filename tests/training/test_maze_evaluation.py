@@ -1,0 +1,164 @@
+"""Held-out maze evaluation: a tiny real hjepa run on ami/PointMazeU-v0, then ``ami maze-eval`` with both planners.
+
+The run takes 300 env steps with debug-sized networks and 60-step episodes. Its periodic
+evaluation resets with the held-out pairs and logs the planned-path picture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from ami.config import load_config
+from ami.training.maze_evaluation import HELD_OUT_SEED
+from ami.training.trainer import Trainer
+from envs.maze_eval import held_out_pairs
+from envs.maze_layouts import get_layout
+from experiments.cli import main
+from tests.tiny import DEBUG_CONFIG, REPO_ROOT
+
+HIERARCHICAL_CONFIG = REPO_ROOT / "experiments" / "configs" / "point_maze_u_hierarchical.toml"
+EPISODE_STEPS = 60
+NUM_PAIRS = 2
+
+DEBUG_OVERRIDES = [
+    "device=cpu",
+    "num_threads=1",
+    "perception.latent_dim=16",
+    "perception.hidden_dims=[32]",
+    "world_model.hidden_dims=[32]",
+    "world_model.levels=[{k=5, latent_dim=8, macro_action_dim=4, hidden_dims=[32], horizon=2}]",
+    "cost.critic.num_critics=2",
+    "cost.critic.hidden_dims=[32]",
+    "actor.policy.hidden_dims=[32]",
+    "actor.planner.num_samples=32",
+    "actor.planner.iterations=2",
+    "actor.planner.num_elites=4",
+    "actor.planner.high_level.num_samples=32",
+    "actor.planner.high_level.iterations=2",
+    "actor.planner.high_level.num_elites=4",
+    "memory.batch_size=32",
+    "train.total_steps=300",
+    "train.seed_steps=100",
+    "train.pretrain_updates=10",
+    "train.eval_every=300",
+    "train.eval_episodes=2",
+    "train.log_every=100",
+    f"env.max_episode_steps={EPISODE_STEPS}",
+]
+
+
+@pytest.fixture(scope="module")
+def maze_run(tmp_path_factory):
+    runs_dir = tmp_path_factory.mktemp("runs")
+    arguments = ["run", str(HIERARCHICAL_CONFIG), "--quiet", "--set", f"runs_dir={runs_dir}"]
+    for override in DEBUG_OVERRIDES:
+        arguments += ["--set", override]
+    with contextlib.redirect_stdout(io.StringIO()):
+        exit_code = main(arguments)
+    assert exit_code == 0
+    run_dirs = sorted((runs_dir / "ami_PointMazeU-v0").iterdir())
+    assert len(run_dirs) == 1
+    return run_dirs[0]
+
+
+@pytest.fixture(scope="module")
+def maze_eval_record(maze_run, tmp_path_factory):
+    output = tmp_path_factory.mktemp("maze_eval") / "record.json"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        exit_code = main(["maze-eval", str(maze_run), "--held-out", str(NUM_PAIRS), "--output", str(output), "--num-threads", "1"])
+    assert exit_code == 0
+    return json.loads(output.read_text()), stdout.getvalue()
+
+
+@pytest.mark.parametrize("planner", ["flat", "hierarchical"])
+def test_maze_eval_figures_well_formed(maze_eval_record, planner):
+    record, _ = maze_eval_record
+    result = record["planners"][planner]
+
+    assert result["num_episodes"] == NUM_PAIRS
+    assert len(result["episodes"]) == NUM_PAIRS
+    assert 0.0 <= result["success_rate"] <= 1.0
+    assert math.isfinite(result["mean_final_distance"])
+    assert result["mean_final_distance"] >= 0.0
+    assert result["ms_per_action"] > 0.0
+    successes = [episode for episode in result["episodes"] if episode["success"]]
+    if successes:
+        assert 1 <= result["mean_steps_to_success"] <= EPISODE_STEPS
+    else:
+        assert result["mean_steps_to_success"] is None
+
+
+@pytest.mark.parametrize("planner", ["flat", "hierarchical"])
+def test_maze_eval_uses_held_out_pairs(maze_eval_record, planner):
+    record, _ = maze_eval_record
+    pairs = held_out_pairs("u", NUM_PAIRS, HELD_OUT_SEED)
+
+    for episode, pair in zip(record["planners"][planner]["episodes"], pairs):
+        assert tuple(episode["start"]) == pair.start
+        assert tuple(episode["goal"]) == pair.goal
+        assert episode["path_cells"] >= get_layout("u").eval_min_path_cells
+        assert 1 <= episode["steps"] <= EPISODE_STEPS
+
+
+def test_maze_eval_matches_compute(maze_eval_record):
+    record, stdout = maze_eval_record
+    budgets = record["transitions_per_action"]
+
+    # 32 x 2 x 4 level-1 plus 32 x 2 x 5 level-0 transitions; flat MPPI: 58 x 2 x 5.
+    assert budgets["hierarchical"] == 576
+    assert budgets["flat"] == 580
+    assert record["planner_configs"]["flat"]["num_samples"] == 58
+    assert "latent transitions per action: hierarchical 576, flat 580" in stdout
+
+
+def test_maze_eval_logs_planned_path_images(maze_run, maze_eval_record):
+    events = EventAccumulator(str(maze_run / "maze_eval"), size_guidance={"images": 0})
+    events.Reload()
+
+    for planner in ("flat", "hierarchical"):
+        images = events.Images(f"eval/{planner}/planned_path")
+        assert len(images) == 1
+        assert images[0].encoded_image_string.startswith(b"\x89PNG")
+
+
+def test_run_logs_planned_path_image(maze_run):
+    events = EventAccumulator(str(maze_run), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+
+    images = events.Images("eval/deliberative/planned_path")
+    assert [image.step for image in images] == [300]
+    # The U layout is 5 x 5 cells of 32 pixels.
+    assert (images[0].width, images[0].height) == (160, 160)
+    rates = events.Scalars("eval/deliberative/success_rate")
+    assert [rate.step for rate in rates] == [300]
+    assert rates[0].value in (0.0, 0.5, 1.0)
+
+
+def test_trainer_evaluates_maze_on_held_out_pairs():
+    trainer = Trainer(load_config(HIERARCHICAL_CONFIG, DEBUG_OVERRIDES), show_progress=False)
+    expected = [pair.reset_options() for pair in held_out_pairs("u", 2, HELD_OUT_SEED)]
+
+    assert trainer.eval_reset_options == expected
+
+
+def test_trainer_resets_other_tasks_by_seed():
+    trainer = Trainer(load_config(DEBUG_CONFIG, ["num_threads=1"]), show_progress=False)
+
+    assert trainer.eval_reset_options is None
+
+
+def test_hierarchical_config_enables_goal_cost():
+    config = load_config(HIERARCHICAL_CONFIG)
+
+    assert config.world_model.name == "hjepa"
+    assert config.actor.planner.name == "hierarchical"
+    assert config.cost.intrinsic["goal_latent_distance"] > 0
+    assert config.configurator.goal.goal_indices == (4, 5)
+    assert config.configurator.goal.position_indices == (0, 1)
