@@ -49,22 +49,57 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--flat-iterations", type=int, default=None, help="iterations of the flat planner (default: the run's actor.planner.iterations)"
     )
+    parser.add_argument(
+        "--planner-set", dest="planner_overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a field of the run's actor.planner for both planners before the budgets are matched, "
+        "e.g. num_samples=128 or high_level.iterations=3 (repeatable)",
+    )
     parser.add_argument("--output", default=None, help="JSON file to write (default: RUN_DIR/maze_eval.json)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the first episode (default: the run's evaluation seed)")
     parser.add_argument("--device", default=None, help="override the run's device, e.g. cpu")
     parser.add_argument("--num-threads", type=int, default=None, help="override the run's num_threads (CPU threads of PyTorch)")
 
 
-def hierarchical_planner_config(config: RunConfig) -> PlannerConfig:
-    return dataclasses.replace(config.actor.planner, name="hierarchical")
+def apply_planner_overrides(config: PlannerConfig, overrides: list[str]) -> PlannerConfig:
+    """Return ``config`` with ``KEY=VALUE`` overrides of its numeric fields and of ``high_level.<field>``.
+
+    Planning fields change no module's parameters, so a checkpoint still loads after them.
+    """
+    for override in overrides:
+        key, separator, text = override.partition("=")
+        if not separator:
+            raise ValueError(f"invalid --planner-set {override!r}; expected KEY=VALUE, e.g. num_samples=128")
+        section_name, _, field_name = key.rpartition(".")
+        if section_name not in ("", "high_level"):
+            raise ValueError(f"invalid --planner-set key {key!r}; use a field of actor.planner or high_level.<field>")
+        section = config.high_level if section_name else config
+        fields = {field.name: getattr(section, field.name) for field in dataclasses.fields(section)}
+        numeric = sorted(name for name, value in fields.items() if type(value) in (int, float))
+        if field_name not in numeric:
+            raise ValueError(f"invalid --planner-set key {key!r}; valid fields are {numeric} and high_level.<field>")
+        value_type = type(fields[field_name])
+        try:
+            value = value_type(text)
+        except ValueError:
+            expected = "an integer" if value_type is int else "a number"
+            raise ValueError(f"invalid --planner-set value {text!r} for {key!r}; expected {expected}") from None
+        section = dataclasses.replace(section, **{field_name: value})
+        config = dataclasses.replace(config, high_level=section) if section_name else section
+    return config
 
 
-def flat_planner_config(config: RunConfig, horizon: int | None, iterations: int | None) -> PlannerConfig:
+def hierarchical_planner_config(config: RunConfig, overrides: list[str] = ()) -> PlannerConfig:
+    return dataclasses.replace(apply_planner_overrides(config.actor.planner, list(overrides)), name="hierarchical")
+
+
+def flat_planner_config(
+    config: RunConfig, horizon: int | None, iterations: int | None, overrides: list[str] = ()
+) -> PlannerConfig:
     """Return the run's planner config as flat MPPI whose budget matches the hierarchical planner's."""
-    run_planner = config.actor.planner
+    run_planner = apply_planner_overrides(config.actor.planner, list(overrides))
     horizon = run_planner.horizon if horizon is None else horizon
     iterations = run_planner.iterations if iterations is None else iterations
-    budget = hierarchical_transitions_per_action(hierarchical_planner_config(config))
+    budget = hierarchical_transitions_per_action(hierarchical_planner_config(config, overrides))
     num_samples = matched_flat_num_samples(budget, horizon, iterations)
     return dataclasses.replace(
         run_planner, name="mppi", horizon=horizon, iterations=iterations, num_samples=num_samples,
@@ -84,8 +119,8 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
     seed = args.seed if args.seed is not None else config.seed + EVAL_SEED_OFFSET
 
     planner_configs = {
-        "hierarchical": hierarchical_planner_config(config),
-        "flat": flat_planner_config(config, args.flat_horizon, args.flat_iterations),
+        "hierarchical": hierarchical_planner_config(config, args.planner_overrides),
+        "flat": flat_planner_config(config, args.flat_horizon, args.flat_iterations, args.planner_overrides),
     }
     budgets = {
         "hierarchical": hierarchical_transitions_per_action(planner_configs["hierarchical"]),
@@ -125,6 +160,7 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         "pair_seed": HELD_OUT_SEED,
         "episode_seed": seed,
         "transitions_per_action": budgets,
+        "planner_overrides": list(args.planner_overrides),
         "planner_configs": {name: dataclasses.asdict(planner_configs[name]) for name in args.planners},
         "planners": results,
     }

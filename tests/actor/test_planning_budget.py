@@ -14,7 +14,7 @@ from ami.actor.budget import (
 )
 from ami.config import load_config
 from ami.config.schema import HighLevelPlannerConfig, PlannerConfig
-from experiments.maze_eval import flat_planner_config
+from experiments.maze_eval import apply_planner_overrides, flat_planner_config, hierarchical_planner_config
 from tests.tiny import REPO_ROOT
 
 HIERARCHICAL_CONFIG = REPO_ROOT / "experiments" / "configs" / "point_maze_u_hierarchical.toml"
@@ -83,3 +83,31 @@ def test_flat_planner_config_with_longer_horizon():
     assert flat.horizon == 20
     assert flat.num_samples == round(9216 / 80)
     assert flat.num_elites <= flat.num_samples
+
+
+def test_planner_overrides_change_both_budgets():
+    config = load_config(HIERARCHICAL_CONFIG)
+    overrides = ["num_samples=128", "iterations=3", "high_level.num_samples=128", "high_level.iterations=3"]
+    hierarchical = hierarchical_planner_config(config, overrides)
+    flat = flat_planner_config(config, horizon=None, iterations=None, overrides=overrides)
+
+    # 128 x 3 x 4 level-1 plus 128 x 3 x 5 level-0 transitions; flat MPPI: 230 x 3 x 5.
+    assert hierarchical_transitions_per_action(hierarchical) == 3456
+    assert flat.num_samples == 230
+    assert flat_transitions_per_action(flat) == 3450
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("num_samples", "expected KEY=VALUE"),
+        ("world_model.k=3", "use a field of actor.planner"),
+        ("name=cem", "valid fields are"),
+        ("num_samples=many", "expected an integer"),
+    ],
+)
+def test_planner_overrides_reject_invalid(override, message):
+    config = load_config(HIERARCHICAL_CONFIG)
+
+    with pytest.raises(ValueError, match=message):
+        apply_planner_overrides(config.actor.planner, [override])
