@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 from ami.config.loader import ConfigError
-from ami.config.schema import LevelConfig, RunConfig
+from ami.config.schema import CostConfig, GoalConfig, LevelConfig, RunConfig
+
+GOAL_TERM = "goal_latent_distance"
+"""Registered name of the cost term that reads the goal set from ``configurator.goal``."""
 
 
 def validate_hierarchy(config: RunConfig) -> None:
@@ -56,11 +59,33 @@ def validate_goal(config: RunConfig) -> None:
         indices = getattr(goal, name)
         if any(index < 0 for index in indices):
             raise ConfigError(f"invalid value {list(indices)!r} for 'configurator.goal.{name}'; observation indices must be >= 0")
-    if "goal_latent_distance" in config.cost.intrinsic and not goal.goal_indices:
+    validate_goal_terms(
+        config.cost, goal, "set configurator.goal.goal_indices and configurator.goal.position_indices"
+    )
+
+
+def validate_goal_terms(cost: CostConfig, goal: GoalConfig, fix: str) -> None:
+    """Raise ConfigError if a goal term is a safety limit or has no goal to read, ending the second message with ``fix``."""
+    keys = goal_term_keys(cost)
+    safety_keys = [key for key in keys if key.startswith("cost.safety.")]
+    if safety_keys:
         raise ConfigError(
-            "cost.intrinsic.goal_latent_distance needs the goal's place in the observation; "
-            "set configurator.goal.goal_indices and configurator.goal.position_indices"
+            f"{safety_keys[0]} uses the {GOAL_TERM} term, which cannot be a safety limit: the configurator sets "
+            "goals only for cost.intrinsic and cost.terms, so it would cost nothing. Move it to one of those"
         )
+    if keys and not goal.goal_indices:
+        raise ConfigError(f"{keys[0]} needs the goal's place in the observation; {fix}")
+
+
+def goal_term_keys(cost: CostConfig) -> list[str]:
+    """Return the dotted keys of the goal terms in ``cost.intrinsic``, ``cost.terms`` and ``cost.safety``."""
+    keys = [f"cost.intrinsic.{name}" for name in cost.intrinsic if name == GOAL_TERM]
+    for section in ("terms", "safety"):
+        for name, table in getattr(cost, section).items():
+            # A table without ``term`` uses the registered term of its own name.
+            if table.get("term", name) == GOAL_TERM:
+                keys.append(f"cost.{section}.{name}")
+    return keys
 
 
 def validate_sequence_length(config: RunConfig, required: int, num_envs: int = 1) -> None:

@@ -17,6 +17,7 @@ import torch
 
 from agents.ami_agent import AMIAgent
 from ami.config.loader import ConfigError, apply_override, from_dict, read_toml, to_dict
+from ami.config.hierarchy import validate_goal_terms
 from ami.config.schema import CostConfig
 from ami.config.validate import validate_cost_section
 from ami.cost.build import build_cost_module
@@ -108,6 +109,10 @@ def retask(
     ``agent.modules.replay``, which must hold the run's transitions (load the checkpoint's
     memory first).
     """
+    validate_goal_terms(
+        cost_config, agent.config.configurator.goal,
+        "the run was trained without configurator.goal, so drop the term or train a run that sets configurator.goal",
+    )
     modules = agent.modules
     old = modules.cost
     discount = old.discount if cost_config.discount == "auto" else float(cost_config.discount)

@@ -165,6 +165,13 @@ def test_goal_index_outside_observation_raises():
         (("configurator.goal.goal_indices=[4, 5]", "configurator.goal.position_indices=[0]"), "must have the same length"),
         (("configurator.goal.zero_indices=[-1]",), r"'configurator.goal.zero_indices'; observation indices must be >= 0"),
         (("cost.intrinsic={goal_latent_distance = 1.0}",), "needs the goal's place in the observation"),
+        (('cost.terms.reach={term="goal_latent_distance"}',), "cost.terms.reach needs the goal's place in the observation"),
+        (("cost.terms.goal_latent_distance={}",), "cost.terms.goal_latent_distance needs the goal's place"),
+        (
+            ('cost.safety.reach={term="goal_latent_distance",weight=1.0}', "configurator.goal.goal_indices=[4, 5]",
+             "configurator.goal.position_indices=[0, 1]"),
+            "cost.safety.reach uses the goal_latent_distance term, which cannot be a safety limit",
+        ),
     ],
 )
 def test_goal_config_errors(overrides, message):

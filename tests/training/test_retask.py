@@ -136,8 +136,10 @@ def test_eval_adaptive_mode(run_dir, capsys):
         ("task_wieght = 0.0\n", "unknown config key 'cost.task_wieght'; valid keys here:"),
         ("[safety.flip]\nweight = 0.0\n", "invalid value 0.0 for 'cost.safety.flip.weight'; a safety weight must be positive"),
         ("[critic]\nnum_critics = 4\n", "sets cost.critic, which the checkpoint's networks fix"),
+        ("[intrinsic]\ngoal_latent_distance = 1.0\n", "the run was trained without configurator.goal"),
+        ("[terms.reach]\nterm = 'goal_latent_distance'\n", "cost.terms.reach needs the goal's place in the observation"),
     ],
-    ids=["unknown_option", "unknown_term", "unknown_key", "safety_off", "critic_change"],
+    ids=["unknown_option", "unknown_term", "unknown_key", "safety_off", "critic_change", "goal_intrinsic", "goal_term"],
 )
 def test_eval_bad_cost_file(run_dir, tmp_path, capsys, text, message):
     cost_file = tmp_path / "cost.toml"
