@@ -26,6 +26,12 @@ def validate_pixels(config: RunConfig) -> None:
     if not env.pixels:
         return
 
+    if config.configurator.goal.goal_indices:
+        raise ConfigError(
+            "'configurator.goal' names entries of the state observation, but env.pixels = true observes camera frames; "
+            "remove configurator.goal and the goal_latent_distance term, or set env.pixels = false"
+        )
+
     if config.train.seed_steps < env.frame_stack + config.world_model.horizon:
         raise ConfigError(
             f"invalid value {config.train.seed_steps!r} for 'train.seed_steps'; with pixel observations it must be at least "

@@ -177,3 +177,13 @@ def test_goal_index_outside_observation_raises():
 def test_goal_config_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
         validate_config(tiny_config(*overrides))
+
+
+def test_goal_with_pixels_raises():
+    config = tiny_config(
+        "env.pixels=true", 'perception.name="conv"', "configurator.goal.goal_indices=[4, 5]",
+        "configurator.goal.position_indices=[0, 1]",
+    )
+
+    with pytest.raises(ConfigError, match=r"'configurator.goal' names entries of the state observation, but env.pixels = true"):
+        validate_config(config)
