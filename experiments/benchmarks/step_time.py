@@ -41,9 +41,11 @@ import torch
 
 from ami.config.loader import load_config
 from ami.config.schema import Mode
+from ami.config.validate import validate_config
 from ami.device import resolve_device
 from ami.training.logger import MetricLogger
 from ami.training.trainer import Trainer
+from envs.make import check_task
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO_ROOT / "experiments" / "benchmarks" / "results"
@@ -228,6 +230,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads > 0:
         args.overrides.append(f"num_threads={args.threads}")
     devices = args.device or ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+    # Check the config, the task and the devices before measuring, so bad input exits with code 2 and one line.
+    try:
+        config = load_config(args.config, args.overrides)
+        validate_config(config)
+        check_task(config.env.task)
+        for name in devices:
+            resolve_device(name)
+    except ValueError as error:  # ConfigError and UnknownTaskError are ValueErrors
+        parser.error(str(error))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     record = {
         "command": "python -m experiments.benchmarks.step_time " + " ".join(sys.argv[1:] if argv is None else argv),

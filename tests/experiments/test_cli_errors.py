@@ -162,3 +162,34 @@ def test_eval_checkpoint_of_other_task(run_folder, capsys):
         f"ami eval: error: checkpoint {str(checkpoint)!r} was written for task='Hopper-v5' but this run has "
         "'InvertedPendulum-v5'; load each checkpoint with the config.toml of its own run folder"
     ]
+
+
+# Each case: the arguments after the config path of `ami bench step_time` and a fragment of the error line.
+BAD_STEP_TIME_INPUT = {
+    "unknown_key": (["--set", "train.totl_steps=5"], "unknown config key 'train.totl_steps'"),
+    "unknown_task": (["--set", "env.task=HalfCheetah-v9"], "unknown task 'HalfCheetah-v9'"),
+    "out_of_range": (["--set", "train.total_steps=0"], "invalid value 0 for 'train.total_steps'"),
+    "invalid_device": (["--device", "tpu"], "invalid device 'tpu'"),
+}
+
+
+@pytest.mark.parametrize(("arguments", "fragment"), BAD_STEP_TIME_INPUT.values(), ids=BAD_STEP_TIME_INPUT.keys())
+def test_bench_step_time_bad_input(tmp_path, capsys, arguments, fragment):
+    output = tmp_path / "record.json"
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "step_time", str(DEBUG_CONFIG), "--output", str(output), *arguments])
+
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert fragment in stderr_lines(captured.err)[-1]
+    assert "Traceback" not in captured.err
+    assert not output.exists()
+
+
+def test_bench_step_time_missing_config(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "step_time", str(tmp_path / "absent.toml"), "--output", str(tmp_path / "record.json")])
+
+    assert exit_info.value.code == 2
+    assert "config file not found" in stderr_lines(capsys.readouterr().err)[-1]
