@@ -52,9 +52,11 @@ from ami.actor.sampling import SamplingPlanner
 from ami.build import Modules, build_modules
 from ami.config.loader import load_config
 from ami.config.schema import RunConfig
+from ami.config.validate import validate_config
 from ami.device import resolve_device
+from ami.registry import RegistryError, import_plugins
 from ami.spec import TaskSpec
-from envs.make import make_env
+from envs.make import check_task, make_env
 from experiments.benchmarks.flops import planning_flops
 from experiments.benchmarks.step_time import cpu_name
 
@@ -299,6 +301,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.row_chunk is not None:
         ami.nn.ROW_CHUNK = args.row_chunk if args.row_chunk > 0 else sys.maxsize
     devices = args.device or ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+    # Check the config, the task, the planner and the devices before measuring, so bad input exits with code 2 and one line.
+    try:
+        config = load_config(args.config, args.overrides)
+        validate_config(config)
+        check_task(config.env.task)
+        import_plugins(config.imports)
+        PLANNERS.get(args.planner or config.actor.planner.name, "--planner")
+        for name in devices:
+            resolve_device(name)
+    except (ValueError, RegistryError, ImportError) as error:  # ConfigError and UnknownTaskError are ValueErrors
+        parser.error(str(error))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     record = {
         "command": "python -m experiments.benchmarks.planning " + " ".join(sys.argv[1:]),

@@ -193,3 +193,27 @@ def test_bench_step_time_missing_config(tmp_path, capsys):
 
     assert exit_info.value.code == 2
     assert "config file not found" in stderr_lines(capsys.readouterr().err)[-1]
+
+
+# Each case: the arguments of `ami bench planning` besides --config and --output, and a fragment of the error line.
+BAD_PLANNING_INPUT = {
+    "unknown_key": (["--set", "train.totl_steps=5"], "unknown config key 'train.totl_steps'"),
+    "unknown_task": (["--set", "env.task=HalfCheetah-v9"], "unknown task 'HalfCheetah-v9'"),
+    "unknown_planner": (["--planner", "mpi"], "unknown planner 'mpi' for --planner"),
+    "missing_plugin": (["--set", 'imports=["tests.plugins.missing_module"]'], "'tests.plugins.missing_module'"),
+    "invalid_device": (["--device", "tpu"], "invalid device 'tpu'"),
+}
+
+
+@pytest.mark.parametrize(("arguments", "fragment"), BAD_PLANNING_INPUT.values(), ids=BAD_PLANNING_INPUT.keys())
+def test_bench_planning_bad_input(tmp_path, capsys, arguments, fragment):
+    output = tmp_path / "record.json"
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "planning", "--config", str(DEBUG_CONFIG), "--output", str(output), *arguments])
+
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert fragment in stderr_lines(captured.err)[-1]
+    assert "Traceback" not in captured.err
+    assert not output.exists()
