@@ -115,6 +115,11 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         raise ValueError(f"ami maze-eval needs a point-maze run (ami/PointMazeU-v0, ami/PointMazeLarge-v0), got task {config.env.task!r}")
     if args.held_out < 1:
         raise ValueError(f"invalid --held-out {args.held_out}; use a positive number of start/goal pairs")
+    if "hierarchical" in args.planners and config.world_model.name != "hjepa":
+        raise ValueError(
+            f"the hierarchical planner needs a run trained with world_model.name = \"hjepa\", but this run has "
+            f"{config.world_model.name!r}; pass --planners flat"
+        )
     pairs = held_out_pairs(layout, args.held_out, HELD_OUT_SEED)
     seed = args.seed if args.seed is not None else config.seed + EVAL_SEED_OFFSET
 

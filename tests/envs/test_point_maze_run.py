@@ -84,6 +84,18 @@ def test_maze_run_logs_training_episodes(maze_run):
     assert "world_model/termination_loss" in events.Tags()["scalars"]
 
 
+@pytest.mark.parametrize("planners", [[], ["--planners", "hierarchical"]], ids=["default", "hierarchical"])
+def test_maze_eval_of_flat_run_rejects_hierarchical(maze_run, tmp_path, capsys, planners):
+    _, run_dir = maze_run
+    output = tmp_path / "maze_eval.json"
+
+    exit_code = main(["maze-eval", str(run_dir), "--held-out", "1", "--output", str(output), *planners])
+
+    assert exit_code == 2
+    assert "the hierarchical planner needs a run trained with world_model.name = \"hjepa\"" in capsys.readouterr().err
+    assert not output.exists()
+
+
 def test_large_config_builds():
     config = load_config(REPO_ROOT / "experiments" / "configs" / "point_maze_large.toml", ["device=cpu"])
 
