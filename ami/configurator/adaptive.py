@@ -44,6 +44,12 @@ class AdaptiveConfigurator(Configurator):
         self, config: RunConfig, spec: TaskSpec, window: int = 200, min_history: int = 10, plan_margin: float | None = None
     ) -> None:
         super().__init__(config, spec)
+        # TOML options arrive untyped, so a string or a bool must fail here and not in a comparison below.
+        for name, value in (("window", window), ("min_history", min_history)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"invalid value {value!r} for 'configurator.options.{name}'; it must be an integer")
+        if plan_margin is not None and (isinstance(plan_margin, bool) or not isinstance(plan_margin, (int, float))):
+            raise ValueError(f"invalid value {plan_margin!r} for 'configurator.options.plan_margin'; it must be a number (cost units)")
         if window < 1:
             raise ValueError(f"configurator.options.window must be positive, got {window}")
         if not 1 <= min_history <= window:

@@ -77,7 +77,15 @@ def test_plan_margin_triggers_deliberation():
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"window": 0}, "window must be positive"), ({"min_history": 0}, "min_history must be between 1"), ({"plan_margin": -1.0}, "plan_margin must be >= 0")],
+    [
+        ({"window": 0}, "window must be positive"),
+        ({"min_history": 0}, "min_history must be between 1"),
+        ({"plan_margin": -1.0}, "plan_margin must be >= 0"),
+        ({"window": "200"}, r"invalid value '200' for 'configurator.options.window'; it must be an integer"),
+        ({"min_history": 2.5}, r"invalid value 2.5 for 'configurator.options.min_history'; it must be an integer"),
+        ({"plan_margin": "abc"}, r"invalid value 'abc' for 'configurator.options.plan_margin'; it must be a number"),
+        ({"plan_margin": True}, r"invalid value True for 'configurator.options.plan_margin'"),
+    ],
 )
 def test_invalid_options_rejected(options, message):
     with pytest.raises(ValueError, match=message):

@@ -28,6 +28,10 @@ BAD_RUN_INPUT = {
     "discrete_task": ("env.task=CartPole-v1", "continuous Box action space"),
     "replay_too_large": ("train.total_steps=10_000_000_000_000", "lower memory.capacity"),
     "runs_dir_is_a_file": ("runs_dir=" + __file__, "Not a directory"),
+    "adaptive_option_type": (
+        'configurator={name="adaptive", options={plan_margin="abc"}}',
+        "invalid value 'abc' for 'configurator.options.plan_margin'",
+    ),
 }
 
 
