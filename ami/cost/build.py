@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,17 @@ def parse_term_tables(config: CostConfig) -> list[TermTable]:
     return tables
 
 
+def check_number_options(table: TermTable, parameters: Mapping[str, inspect.Parameter]) -> None:
+    """Raise ConfigError naming the key of an option annotated ``float`` or ``int`` whose TOML value is not a number."""
+    for name, value in table.options.items():
+        parameter = parameters.get(name)
+        # Term modules use ``from __future__ import annotations``, so annotations may be strings.
+        if parameter is None or parameter.annotation not in (float, int, "float", "int"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"invalid value {value!r} for '{table.key}.{name}'; expected a number")
+
+
 def build_term(table: TermTable, spec: TaskSpec) -> CostTerm:
     """Build ``COST_TERMS[table.term](spec, **table.options)``; bad options raise ConfigError naming the key."""
     cls = COST_TERMS.get(table.term, f"{table.key}.term")
@@ -70,6 +82,7 @@ def build_term(table: TermTable, spec: TaskSpec) -> CostTerm:
             f"invalid options for {table.key} (term {table.term!r}): {error}. Valid options: "
             f"{', '.join(name for name in inspect.signature(cls).parameters if name != 'spec') or 'none'}"
         ) from None
+    check_number_options(table, inspect.signature(cls).parameters)
     try:
         return cls(spec, **table.options)
     except (ValueError, QuantityError) as error:

@@ -248,8 +248,11 @@ def test_invalid_cost_config_rejected(overrides, message):
         (['cost.terms={speed={term="target_velocity",target=2.0,form="cubic"}}'], "invalid cost.terms.speed: target_velocity: invalid form 'cubic'"),
         (['cost.safety={limit={term="quantity_range",quantity="knee_angle",low=0.0}}'], "invalid cost.safety.limit: task 'Hopper-v5' has no quantity 'knee_angle'.*valid quantities: foot_angle"),
         (['cost.terms={critic={term="target_velocity",target=1.0}}'], "cost term name 'critic' is reserved"),
+        (['cost.terms={speed={term="target_velocity",target="fast"}}'], "invalid value 'fast' for 'cost.terms.speed.target'; expected a number"),
+        (['cost.terms={back={term="heading",angle=true}}'], "invalid value True for 'cost.terms.back.angle'; expected a number"),
+        (['cost.safety={limit={term="quantity_range",quantity="torso_angle",low="-0.2"}}'], "invalid value '-0.2' for 'cost.safety.limit.low'; expected a number"),
     ],
-    ids=["unknown_option", "bad_form", "unknown_quantity", "reserved_name"],
+    ids=["unknown_option", "bad_form", "unknown_quantity", "reserved_name", "text_target", "bool_angle", "text_low"],
 )
 def test_invalid_term_options_rejected_at_build(overrides, message):
     with pytest.raises(ConfigError, match=message):
