@@ -49,7 +49,13 @@ def resolve_new_cost(run_cost: CostConfig, cost_file: str | Path | None, overrid
     raw = to_dict(run_cost)
     if cost_file is not None:
         new = read_toml(cost_file)
-        if set(new) == {"cost"} and isinstance(new["cost"], dict):
+        if isinstance(new.get("cost"), dict):
+            outside = sorted(set(new) - {"cost"})
+            if outside:
+                raise ConfigError(
+                    f"cost file {str(cost_file)!r} has keys outside its [cost] section: {outside}; --cost takes only a "
+                    "cost section, e.g. experiments/costs/half_cheetah_speed_2.toml, so remove them or copy [cost] to a file of its own"
+                )
             new = new["cost"]
         for key, value in new.items():
             if key in FIXED_KEYS and value != raw.get(key):

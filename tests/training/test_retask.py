@@ -194,3 +194,8 @@ def test_resolve_accepts_cost_table(tmp_path):
 def test_resolve_rejects_dropping_safety():
     with pytest.raises(ConfigError, match=r"drops the run's safety terms \['flip'\]; safety limits cannot be switched off"):
         resolve_new_cost(RUN_COST, None, ["safety={}"])
+
+
+def test_resolve_rejects_full_run_config():
+    with pytest.raises(ConfigError, match=r"has keys outside its \[cost\] section: \['actor', 'env', 'name',"):
+        resolve_new_cost(RUN_COST, REPO_ROOT / "experiments" / "configs" / "hopper_safe.toml", [])
