@@ -175,10 +175,21 @@ def validate_agent(agent: AgentEntry, config: CompareConfig) -> None:
     for task, file in agent.configs.items():
         if not Path(file).is_file():
             raise ConfigError(f"config file not found for agent {agent.name!r} on {task!r}: {file!r}")
+        # The same step settings as the run itself gets from the comparison (see ami_runner.run_ami).
+        overrides = [
+            *agent.set, f"env.task={task}", f"train.total_steps={config.tasks[task]}", f"train.eval_every={config.eval_every}",
+        ]
         try:
-            validate_config(load_config(file, [*agent.set, f"env.task={task}"]))
+            run_config = load_config(file, overrides)
+            validate_config(run_config)
         except ConfigError as error:
             raise ConfigError(f"agent {agent.name!r} on {task!r}: {error}") from None
+        num_envs = run_config.env.num_envs
+        if config.eval_every % num_envs:
+            raise ConfigError(
+                f"agent {agent.name!r} on {task!r}: eval_every={config.eval_every} is not a multiple of env.num_envs={num_envs}, "
+                "so its evaluations would land on other env steps than the other agents'; make eval_every a multiple of it"
+            )
 
 
 def check_agent_options(agent: AgentEntry, task: str) -> None:

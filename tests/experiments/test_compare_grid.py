@@ -294,6 +294,23 @@ def test_compare_bad_input(tmp_path, capsys, old, new, fragment):
     assert not (tmp_path / "out").exists()
 
 
+def test_compare_rejects_eval_off_vector_steps(tmp_path, capsys):
+    # 4 envs step 4 env steps at a time, so evaluations every 50 env steps would land on 52, 100, 152, ...
+    text = TINY_COMPARISON.replace("eval_every = 100", "eval_every = 50", 1)
+    text = text.replace('"train.seed_steps=100"', '"train.seed_steps=100", "env.num_envs=4"', 1)
+    path = write_comparison(tmp_path, text)
+
+    exit_code = main(["compare", str(path), "--quiet"])
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_code == 2
+    assert lines == [
+        "ami compare: error: agent 'ami' on 'InvertedPendulum-v5': eval_every=50 is not a multiple of env.num_envs=4, "
+        "so its evaluations would land on other env steps than the other agents'; make eval_every a multiple of it"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
 def test_compare_missing_file(tmp_path, capsys):
     missing = tmp_path / "nothing.toml"
 
