@@ -126,9 +126,6 @@ EVAL_OVERRIDES = (
 )
 """Config fields that ``ami eval --set`` may change: the rest shape the saved modules or the task."""
 
-ADAPTIVE_OPTION_TYPES = {"window": (int,), "min_history": (int,), "plan_margin": (int, float)}
-"""Value types of the adaptive configurator's options that ``ami eval --set`` may change."""
-
 
 BENCHMARKS = {"planning": "experiments.benchmarks.planning", "step_time": "experiments.benchmarks.step_time"}
 """``ami bench`` names and the modules whose ``main(argv)`` runs them."""
@@ -371,14 +368,10 @@ def split_eval_overrides(overrides: list[str], mode: str | None) -> tuple[list[s
         if not key.startswith("configurator.options."):
             config_overrides.append(override)
             continue
+        # AdaptiveConfigurator checks the types and ranges of its options when it is built.
         parsed: dict[str, Any] = {}
         apply_override(parsed, override)
-        name = key.removeprefix("configurator.options.")
-        value = parsed["configurator"]["options"][name]
-        if isinstance(value, bool) or not isinstance(value, ADAPTIVE_OPTION_TYPES[name]):
-            expected = "an integer" if ADAPTIVE_OPTION_TYPES[name] == (int,) else "a number"
-            raise ConfigError(f"invalid value {value!r} for {key!r}; it must be {expected}")
-        options[name] = value
+        options.update(parsed["configurator"]["options"])
     return config_overrides, options
 
 
