@@ -138,12 +138,14 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         flush=True,
     )
 
+    # Build every planner first, so an invalid --planner-set value fails before any episode or picture.
+    planners = {name: RecordingPlanner(build_planner(planner_configs[name], trainer.spec)) for name in args.planners}
     results = {}
     writer = SummaryWriter(str(Path(args.run_dir) / MAZE_EVAL_DIR))
     try:
         for name in args.planners:
             planner_config = planner_configs[name]
-            planner = RecordingPlanner(build_planner(planner_config, trainer.spec))
+            planner = planners[name]
             recorder = PathRecorder()
             logger.info("evaluating the %s planner on %d held-out pairs", name, len(pairs))
             with planner_swapped(trainer.agent, planner):

@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import math
+import shutil
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -75,6 +76,19 @@ def maze_eval_record(maze_run, tmp_path_factory):
         exit_code = main(["maze-eval", str(maze_run), "--held-out", str(NUM_PAIRS), "--output", str(output), "--num-threads", "1"])
     assert exit_code == 0
     return json.loads(output.read_text()), stdout.getvalue()
+
+
+def test_maze_eval_bad_planner_set_evaluates_nothing(maze_run, tmp_path, capsys):
+    run_dir = shutil.copytree(maze_run, tmp_path / "run", ignore=shutil.ignore_patterns("maze_eval*"))
+    output = tmp_path / "record.json"
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        exit_code = main(["maze-eval", str(run_dir), "--held-out", "1", "--output", str(output), "--planner-set", "num_samples=0"])
+
+    assert exit_code == 2
+    assert "actor.planner.num_samples must be positive, got 0" in capsys.readouterr().err
+    assert not output.exists()
+    assert not (run_dir / "maze_eval").exists()
 
 
 @pytest.mark.parametrize("planner", ["flat", "hierarchical"])
