@@ -69,6 +69,12 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
         value = text.strip()
 
     parts = key.split(".")
+    indexed = next((part for part in parts if "[" in part), None)
+    if indexed is not None:
+        raise ConfigError(
+            f"invalid override {override!r}: {indexed!r} indexes a list, which overrides cannot do; "
+            "set the whole list instead, e.g. world_model.levels=[{k=3, horizon=2}]"
+        )
     node = raw
     for depth, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})

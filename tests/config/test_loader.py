@@ -211,6 +211,14 @@ def test_override_below_a_value():
     assert "'name' is a value, not a section" in str(raised.value)
 
 
+def test_override_list_index_names_fix():
+    with pytest.raises(ConfigError) as raised:
+        apply_override({}, "world_model.levels[0].k=3")
+
+    assert "'levels[0]' indexes a list, which overrides cannot do" in str(raised.value)
+    assert "e.g. world_model.levels=[{k=3, horizon=2}]" in str(raised.value)
+
+
 def test_override_unknown_key():
     with pytest.raises(ConfigError) as raised:
         load_config(None, ["train.totl_steps=5"])
