@@ -59,6 +59,17 @@ def validate_goal(config: RunConfig) -> None:
         indices = getattr(goal, name)
         if any(index < 0 for index in indices):
             raise ConfigError(f"invalid value {list(indices)!r} for 'configurator.goal.{name}'; observation indices must be >= 0")
+    overlap = sorted(set(goal.goal_indices) & set(goal.position_indices))
+    if overlap:
+        raise ConfigError(
+            f"'configurator.goal.goal_indices' and 'configurator.goal.position_indices' share the entries {overlap}, "
+            "so the goal observation would copy those entries onto themselves; give the goal's and the position's own entries"
+        )
+    if goal.zero_indices and not goal.goal_indices:
+        raise ConfigError(
+            f"'configurator.goal.zero_indices' is {list(goal.zero_indices)!r} but goal_indices is empty, so no goal observation "
+            "is built; set goal_indices and position_indices, or remove zero_indices"
+        )
     validate_goal_terms(
         config.cost, goal, "set configurator.goal.goal_indices and configurator.goal.position_indices"
     )

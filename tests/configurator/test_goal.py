@@ -165,6 +165,11 @@ def test_goal_index_outside_observation_raises():
         (("configurator.goal.goal_indices=[4, 5]", "configurator.goal.position_indices=[0]"), "must have the same length"),
         (("configurator.goal.zero_indices=[-1]",), r"'configurator.goal.zero_indices'; observation indices must be >= 0"),
         (("cost.intrinsic={goal_latent_distance = 1.0}",), "needs the goal's place in the observation"),
+        (
+            ("configurator.goal.goal_indices=[4, 5]", "configurator.goal.position_indices=[5, 0]"),
+            r"share the entries \[5\], so the goal observation would copy those entries onto themselves",
+        ),
+        (("configurator.goal.zero_indices=[2, 3]",), r"'configurator.goal.zero_indices' is \[2, 3\] but goal_indices is empty"),
         (('cost.terms.reach={term="goal_latent_distance"}',), "cost.terms.reach needs the goal's place in the observation"),
         (("cost.terms.goal_latent_distance={}",), "cost.terms.goal_latent_distance needs the goal's place"),
         (
