@@ -32,9 +32,12 @@ class AMIAgent(Agent):
         self.device = device
         self.modules = build_modules(config, spec, device)
         self.learner = Learner(
-            self.modules.world_model, self.modules.cost, self.modules.actor.policy, config.train, config.world_model.rho
+            self.modules.world_model, self.modules.cost, self.modules.actor.policy, config.train, config.world_model.rho,
+            distill_coef=config.actor.policy.distill_coef,
         )
         self.last_plan_ms = 0.0
+        self.last_planned_actions: torch.Tensor | None = None
+        """``(num_envs, action_dim)``: the planner's noise-free actions of the last ``act_batch`` call; None after a reactive call."""
         self.last_cost_terms: dict[str, torch.Tensor] = {}
 
     @property
@@ -76,9 +79,12 @@ class AMIAgent(Agent):
             actions = output.action.cpu().numpy()
         self.last_plan_ms = 1000 * (time.perf_counter() - start)
         self.last_cost_terms = output.cost_terms
+        self.last_planned_actions = output.planned_action
         return actions
 
-    def observe(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+    def observe(self, obs, action, reward, next_obs, terminated, truncated, planned_action: torch.Tensor | None = None) -> None:
+        """Store one transition; ``planned_action (1, action_dim)`` marks a step whose action the planner chose."""
+
         def row(value) -> torch.Tensor:
             return torch.as_tensor(np.asarray(value, dtype=np.float32), device=self.device).reshape(1, -1)
 
@@ -89,7 +95,8 @@ class AMIAgent(Agent):
         else:
             obs_row, next_obs_row = row(obs), row(next_obs)
         self.modules.replay.add(
-            obs_row, row(action), row(reward)[:, 0], next_obs_row, row(float(terminated))[:, 0], row(float(truncated))[:, 0]
+            obs_row, row(action), row(reward)[:, 0], next_obs_row, row(float(terminated))[:, 0], row(float(truncated))[:, 0],
+            planned_actions=planned_action,
         )
         self.modules.world_model.observe(next_obs_row)
 
@@ -102,8 +109,12 @@ class AMIAgent(Agent):
         terminated: np.ndarray,
         truncated: np.ndarray,
         env_ids: np.ndarray,
+        planned_actions: torch.Tensor | None = None,
     ) -> None:
-        """Store one step of the envs in ``env_ids (k,)``: ``obs (k, obs_dim)``, ``actions (k, action_dim)``, the rest ``(k,)``."""
+        """Store one step of the envs in ``env_ids (k,)``: ``obs (k, obs_dim)``, ``actions (k, action_dim)``, the rest ``(k,)``.
+
+        ``planned_actions (k, action_dim)`` marks steps whose actions the planner chose.
+        """
         if len(env_ids) == 0:
             return
 
@@ -114,7 +125,7 @@ class AMIAgent(Agent):
         next_obs_rows = rows(next_obs)
         self.modules.replay.add(
             rows(obs), rows(actions), rows(rewards)[:, 0], next_obs_rows, rows(terminated)[:, 0], rows(truncated)[:, 0],
-            env_ids=torch.as_tensor(env_ids),
+            env_ids=torch.as_tensor(env_ids), planned_actions=planned_actions,
         )
         self.modules.world_model.observe(next_obs_rows)
 

@@ -20,6 +20,8 @@ class ActorOutput:
     """``(batch, action_dim)``."""
     cost_terms: dict[str, torch.Tensor] = field(default_factory=dict)
     """Cost of the chosen plan by term ``(batch,)``; empty in reactive mode."""
+    planned_action: torch.Tensor | None = None
+    """``(batch, action_dim)``: the first action of the refined plan, before exploration noise; None in reactive mode."""
 
 
 class Actor(nn.Module):
@@ -49,5 +51,5 @@ class Actor(nn.Module):
         if mode == "deliberative":
             result = self.planner.plan(latent, world_model, cost, self.policy, memory.previous_plan, deterministic)
             memory.previous_plan = result.plan
-            return ActorOutput(result.action, result.cost_terms)
+            return ActorOutput(result.action, result.cost_terms, result.plan[:, 0])
         raise ValueError(f"unknown actor mode {mode!r}; valid modes: 'reactive', 'deliberative'")

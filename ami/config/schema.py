@@ -164,6 +164,10 @@ class PolicyConfig:
     log_std_max: float = 2.0
     entropy_coef: float = 1e-4
     """Weight of the entropy bonus, relative to the running scale of the critic's cost."""
+    distill_coef: float = 0.0
+    """Weight of the distillation term, >= 0, where 0 turns it off. The term is the mean squared error, in action
+    units, between the policy's deterministic action and the planner's noise-free action, over the replay
+    steps that the planner chose. Needs the ``trajectory`` replay (state observations)."""
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -113,6 +113,16 @@ def validate_config(config: RunConfig) -> None:
         raise ConfigError("'train.eval_modes' is empty; list at least one of 'reactive', 'deliberative'")
     if config.actor.policy.log_std_min >= config.actor.policy.log_std_max:
         raise ConfigError("'actor.policy.log_std_min' must be below 'actor.policy.log_std_max'")
+    distill_coef = config.actor.policy.distill_coef
+    if not (math.isfinite(distill_coef) and distill_coef >= 0):
+        raise ConfigError(f"invalid value {distill_coef!r} for 'actor.policy.distill_coef'; it must be finite and >= 0 (0 turns it off)")
+    if distill_coef > 0 and (memory.replay != "trajectory" or config.env.pixels):
+        # The frame replay, which pixel observations use, stores no planned actions.
+        replay = "frames (env.pixels = true)" if config.env.pixels else repr(memory.replay)
+        raise ConfigError(
+            f"'actor.policy.distill_coef' = {distill_coef!r} needs the 'trajectory' replay of state observations, which stores "
+            f"the planned actions, but this run uses the {replay} replay; set actor.policy.distill_coef = 0"
+        )
     validate_hierarchy(config)
     validate_goal(config)
     validate_cost(config)

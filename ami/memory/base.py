@@ -29,10 +29,13 @@ class ReplayBuffer(ABC):
         terminated: torch.Tensor,
         truncated: torch.Tensor,
         env_ids: torch.Tensor | None = None,
+        planned_actions: torch.Tensor | None = None,
     ) -> None:
         """Append one step of ``num_envs`` envs: ``obs (num_envs, obs_dim)``, ``reward (num_envs,)``...
 
         With ``env_ids (k,)`` the rows are steps of only those envs, e.g. when some envs reset.
+        ``planned_actions (k, action_dim)`` is given when the planner chose these actions: its
+        noise-free actions, which a replay may store for the policy's distillation term.
         """
 
     @abstractmethod

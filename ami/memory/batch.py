@@ -29,6 +29,10 @@ class TrajectoryBatch:
     """``(horizon, batch)``, float 0/1: the episode was cut by a time limit."""
     mask: torch.Tensor
     """``(horizon, batch)``, float 0/1: step belongs to the same episode as the first step."""
+    planned: torch.Tensor | None = None
+    """``(horizon, batch)``, float 0/1: the planner chose the action of this step; None from replays that do not record it."""
+    planned_actions: torch.Tensor | None = None
+    """``(horizon, batch, action_dim)``: the planner's noise-free action at the planned steps, zeros elsewhere."""
 
     @property
     def horizon(self) -> int:
@@ -52,4 +56,6 @@ class TrajectoryBatch:
             terminated=self.terminated[:horizon],
             truncated=self.truncated[:horizon],
             mask=self.mask[:horizon],
+            planned=None if self.planned is None else self.planned[:horizon],
+            planned_actions=None if self.planned_actions is None else self.planned_actions[:horizon],
         )

@@ -104,12 +104,15 @@ class FrameReplay(ReplayBuffer):
         """Device memory that the stored tensors take."""
         return sum(getattr(self, name).nbytes for name in STORED_FIELDS)
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated, env_ids=None) -> None:
+    def add(self, obs, action, reward, next_obs, terminated, truncated, env_ids=None, planned_actions=None) -> None:
         """Store one step: ``obs`` and ``next_obs (1, frames, height, width, 3)`` uint8, ``action (1, action_dim)``, the rest ``(1,)``.
 
         A step that does not continue the newest stored step (the buffer is empty, the previous
         step ended its episode, or the newest frame differs from ``obs``'s) starts an episode, so
         ``obs`` must then repeat one frame, as after ``PixelObservation.reset``.
+
+        NOTE: ``planned_actions`` is accepted for the common call and not stored, so sampled
+        batches carry ``planned = None``; validation rejects the distillation term with this replay.
         """
         if obs.shape[0] != 1 or (env_ids is not None and list(env_ids) != [0]):
             raise ValueError(f"{type(self).__name__} stores one env at a time, got a batch of {obs.shape[0]}")

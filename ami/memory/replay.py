@@ -14,6 +14,8 @@ logger = logging.getLogger(__name__)
 
 
 STORED_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminated", "truncated")
+PLANNING_FIELDS = ("planned", "planned_actions")
+"""Fields missing from replay states saved before the replay recorded planned steps. Loading such a state marks no step as planned."""
 
 
 @REPLAY_BUFFERS.register("trajectory")
@@ -28,6 +30,10 @@ class TrajectoryReplay(ReplayBuffer):
     env were written after it, and every such start is equally likely. Steps after an episode
     end inside the window are returned with ``mask = 0``, so short episodes still contribute
     their last steps.
+
+    Each step also records whether the planner chose its action (``planned``, 0/1) and the
+    planner's noise-free action (``planned_actions``, zeros at other steps), the target of
+    the policy's distillation term.
     """
 
     def __init__(
@@ -49,6 +55,8 @@ class TrajectoryReplay(ReplayBuffer):
         self.rewards = torch.zeros(self.capacity, device=self.device)
         self.terminated = torch.zeros(self.capacity, device=self.device)
         self.truncated = torch.zeros(self.capacity, device=self.device)
+        self.planned = torch.zeros(self.capacity, device=self.device)
+        self.planned_actions = torch.zeros(self.capacity, action_dim, device=self.device)
         self.positions = [0] * num_envs
         """Next row to write in each env's stream, relative to the stream's first row."""
         self.sizes = [0] * num_envs
@@ -61,19 +69,30 @@ class TrajectoryReplay(ReplayBuffer):
 
     @staticmethod
     def estimate_bytes(capacity: int, obs_dim: int, action_dim: int) -> int:
-        """Memory of the stored tensors: two observations, an action and three scalars per step, float32."""
-        return 4 * capacity * (2 * obs_dim + action_dim + 3)
+        """Memory of the stored tensors: two observations, two actions and four scalars per step, float32."""
+        return 4 * capacity * (2 * obs_dim + 2 * action_dim + 4)
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated, env_ids=None) -> None:
+    def add(self, obs, action, reward, next_obs, terminated, truncated, env_ids=None, planned_actions=None) -> None:
         """Append one step of some envs: ``obs (k, obs_dim)``, ``action (k, action_dim)``, the rest ``(k,)``.
 
         ``env_ids`` lists the env of each row; None means every env in order, so ``k`` must
         then equal ``num_envs``. Envs left out (e.g. on a Gymnasium autoreset step) store nothing.
+        ``planned_actions (k, action_dim)``, given when the planner chose the actions, marks the
+        rows as planned; None marks them as not planned (reactive or random actions).
         """
         env_list = self._env_list(env_ids, obs.shape[0])
         rows = [env * self.stream_capacity + self.positions[env] for env in env_list]
         index = torch.tensor(rows, device=self.device) if len(rows) > 1 else rows[0]
-        values = {"obs": obs, "actions": action, "rewards": reward, "next_obs": next_obs, "terminated": terminated, "truncated": truncated}
+        if planned_actions is None:
+            planned, planned_actions = reward.new_zeros(len(rows)), torch.zeros_like(action)
+        else:
+            if planned_actions.shape != action.shape:
+                raise ValueError(f"planned_actions has shape {tuple(planned_actions.shape)}; expected the action shape {tuple(action.shape)}")
+            planned = reward.new_ones(len(rows))
+        values = {
+            "obs": obs, "actions": action, "rewards": reward, "next_obs": next_obs, "terminated": terminated, "truncated": truncated,
+            "planned": planned, "planned_actions": planned_actions,
+        }
         for name, value in values.items():
             getattr(self, name)[index] = value if len(rows) > 1 else value[0]
         for env in env_list:
@@ -109,7 +128,7 @@ class TrajectoryReplay(ReplayBuffer):
     def state_dict(self) -> dict:
         # Each env's rows oldest first, env after env, so that a larger buffer can take them on resume.
         order = torch.cat([self._stream_rows(env, torch.arange(self.sizes[env], device=self.device)) for env in range(self.num_envs)])
-        stored = {name: getattr(self, name)[order].clone() for name in STORED_FIELDS}
+        stored = {name: getattr(self, name)[order].clone() for name in STORED_FIELDS + PLANNING_FIELDS}
         return {**stored, "size": len(self), "stream_sizes": list(self.sizes), "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
@@ -128,12 +147,15 @@ class TrajectoryReplay(ReplayBuffer):
                 f"the saved replay buffer contains {largest} steps{per_env} but this one has room for {self.stream_capacity}; "
                 "memory.capacity must not shrink when a run resumes"
             )
-        for name in STORED_FIELDS:
+        saved_fields = STORED_FIELDS + tuple(name for name in PLANNING_FIELDS if name in state)
+        for name in saved_fields:
             target, saved = getattr(self, name), state[name]
             if saved.shape != (size, *target.shape[1:]):
                 raise ValueError(f"the saved replay field {name!r} has shape {tuple(saved.shape)}; expected {(size, *target.shape[1:])}")
         rows = torch.cat([env * self.stream_capacity + torch.arange(count, device=self.device) for env, count in enumerate(stream_sizes)])
-        for name in STORED_FIELDS:
+        for name in PLANNING_FIELDS:
+            getattr(self, name)[rows] = 0.0
+        for name in saved_fields:
             getattr(self, name)[rows] = state[name].to(self.device)
         self.sizes = [int(count) for count in stream_sizes]
         self.positions = [count % self.stream_capacity for count in self.sizes]
@@ -174,6 +196,8 @@ class TrajectoryReplay(ReplayBuffer):
             terminated=terminated,
             truncated=truncated,
             mask=mask,
+            planned=self.planned[index],
+            planned_actions=self.planned_actions[index],
         )
 
     def _sample_starts(self, batch_size: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:

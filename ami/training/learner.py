@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,6 +11,7 @@ import torch
 from torch import nn
 
 from ami.actor.base import Policy
+from ami.actor.distillation import distillation_loss
 from ami.config.schema import TrainConfig
 from ami.cost.module import CostModule
 from ami.cost.quantity_heads import quantity_loss
@@ -47,14 +49,23 @@ class Learner:
     parameters and optimizer state stay as they were, and drops that module's metrics from the
     update. After ``config.max_nonfinite_updates`` updates in a row with a skipped step,
     ``update`` raises TrainingDivergedError. The check costs one device-to-host copy per step.
+
+    With ``distill_coef > 0`` the policy loss adds ``distill_coef`` times the distillation
+    term (``ami.actor.distillation``), which pulls the policy toward the planner's actions at
+    the replay steps that the planner chose.
     """
 
-    def __init__(self, world_model: WorldModel, cost: CostModule, policy: Policy, config: TrainConfig, rho: float) -> None:
+    def __init__(
+        self, world_model: WorldModel, cost: CostModule, policy: Policy, config: TrainConfig, rho: float, distill_coef: float = 0.0
+    ) -> None:
+        if not (math.isfinite(distill_coef) and distill_coef >= 0):
+            raise ValueError(f"invalid distill_coef {distill_coef!r}; it must be finite and >= 0 (0 turns distillation off)")
         self.world_model = world_model
         self.cost = cost
         self.policy = policy
         self.config = config
         self.rho = rho
+        self.distill_coef = distill_coef
 
         encoder_params = list(world_model.encoder.parameters())
         encoder_ids = {id(p) for p in encoder_params}
@@ -100,6 +111,10 @@ class Learner:
         with frozen(self.cost.critic):
             policy_loss, policy_metrics = self.policy.loss(prediction.latents.detach(), self.cost)
             metrics.update(policy_metrics)
+            if self.distill_coef > 0:
+                distill_loss, distill_metrics = self._distillation_loss(critic_batch, prediction.latents.detach())
+                policy_loss = policy_loss + self.distill_coef * distill_loss
+                metrics.update(distill_metrics)
             metrics["actor/grad_norm"] = self._step("actor", self.policy_optimizer, policy_loss, self.policy)
 
         # Targets follow the online networks.
@@ -138,6 +153,19 @@ class Learner:
                 "train.grad_clip_norm, or raise train.max_nonfinite_updates to tolerate longer bursts"
             )
         return {tag: value for tag, value in metrics.items() if tag.split("/", 1)[0] not in skipped}
+
+    def _distillation_loss(self, batch: TrajectoryBatch, latents: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Compute the distillation term on the steps of ``batch`` whose action the planner chose, from ``latents (H + 1, B, D)``."""
+        if batch.planned is None or batch.planned_actions is None:
+            raise ValueError(
+                "actor.policy.distill_coef > 0 needs a replay that records planned actions, but the sampled batch has none; "
+                "use the 'trajectory' replay or set actor.policy.distill_coef = 0"
+            )
+        # Latent t is the state in which action t was taken: the encoded first observation at t = 0,
+        # the world model's prediction after it, as in the policy and critic losses. Steps after an
+        # episode end do not count.
+        weights = batch.planned * batch.mask
+        return distillation_loss(self.policy, latents[:-1], batch.planned_actions, weights)
 
     def _critic_loss(self, batch: TrajectoryBatch, prediction: WorldModelLoss) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         latents = prediction.latents[:-1].detach()  # (H, B, D): the latent in which a_t was taken.

@@ -214,16 +214,18 @@ class Trainer:
             self._collect_vector_step()
             return
         obs = self.obs
+        planned_action = None
         if self.step < self.config.train.seed_steps:
             action = self.explorer.act(obs)
         else:
             action = self._act(obs)
+            planned_action = self.agent.last_planned_actions
 
         next_obs, reward, terminated, truncated, info = self.env.step(action)
         if INSTABILITY_KEY in info:
             self._drop_unstable_step()
         else:
-            self.agent.observe(obs, action, reward, next_obs, terminated, truncated)
+            self.agent.observe(obs, action, reward, next_obs, terminated, truncated, planned_action)
             self.episode_return += float(reward)
         self.obs = next_obs
         if terminated or truncated:
@@ -232,11 +234,13 @@ class Trainer:
     def _collect_vector_step(self) -> None:
         """Act once in every env of the vector env and record the episodes that ended."""
         obs = self.rollout.obs
+        planned_actions = None
         if self.step < self.config.train.seed_steps:
             actions = np.stack([self.explorer.act(env_obs) for env_obs in obs])
         else:
             actions = self._act(obs)
-        outcome = self.rollout.step(actions)
+            planned_actions = self.agent.last_planned_actions
+        outcome = self.rollout.step(actions, planned_actions)
 
         end_step = self.step + self.num_envs
         if outcome.unstable_episodes:

@@ -50,8 +50,11 @@ class VectorRollout:
         self.episode_returns[:] = 0.0
         self.autoresetting[:] = False
 
-    def step(self, actions: np.ndarray) -> VectorStepOutcome:
-        """Step every env with ``actions (num_envs, action_dim)`` and store the transitions that are real steps."""
+    def step(self, actions: np.ndarray, planned_actions: torch.Tensor | None = None) -> VectorStepOutcome:
+        """Step every env with ``actions (num_envs, action_dim)`` and store the transitions that are real steps.
+
+        ``planned_actions (num_envs, action_dim)``, given when the planner chose ``actions``, is stored with them.
+        """
         obs = self.obs
         next_obs, rewards, terminated, truncated, info = self.env.step(actions)
         stepped = ~self.autoresetting
@@ -60,8 +63,10 @@ class VectorRollout:
 
         # Store the real transitions. An unstable step is dropped and cuts its episode before it.
         env_ids = np.flatnonzero(stored)
+        stored_planned = None if planned_actions is None else planned_actions[torch.as_tensor(env_ids, device=planned_actions.device)]
         self.agent.observe_batch(
-            obs[env_ids], actions[env_ids], rewards[env_ids], next_obs[env_ids], terminated[env_ids], truncated[env_ids], env_ids
+            obs[env_ids], actions[env_ids], rewards[env_ids], next_obs[env_ids], terminated[env_ids], truncated[env_ids], env_ids,
+            stored_planned,
         )
         if unstable.any():
             self.agent.modules.replay.mark_truncated(env_ids=torch.as_tensor(np.flatnonzero(unstable)))

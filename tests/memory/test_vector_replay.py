@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from ami.memory import TrajectoryReplay
+from ami.memory.replay import PLANNING_FIELDS, STORED_FIELDS
 
 OBS_DIM, ACTION_DIM = 3, 2
 ENV_CODE = 1000
@@ -124,7 +125,7 @@ def test_wraparound_per_env():
 def test_uneven_capacity_allocates_whole_streams():
     replay = make_replay(capacity=10, num_envs=3)
 
-    stored_bytes = sum(getattr(replay, name).nbytes for name in ("obs", "next_obs", "actions", "rewards", "terminated", "truncated"))
+    stored_bytes = sum(getattr(replay, name).nbytes for name in STORED_FIELDS + PLANNING_FIELDS)
 
     assert replay.stream_capacity == 3
     assert replay.obs.shape[0] == 9

@@ -45,7 +45,8 @@ def random_batch(length: int = LENGTH, seed: int = 0, device: str = "cpu") -> Tr
         truncated=torch.zeros(length, BATCH),
         mask=torch.ones(length, BATCH),
     )
-    return TrajectoryBatch(**{name: value.to(device) for name, value in vars(batch).items()})
+    # The planned fields of a batch without them stay None.
+    return TrajectoryBatch(**{name: None if value is None else value.to(device) for name, value in vars(batch).items()})
 
 
 @pytest.mark.parametrize("device", DEVICES)
