@@ -30,7 +30,7 @@ class TrajectoryBatch:
     mask: torch.Tensor
     """``(horizon, batch)``, float 0/1: step belongs to the same episode as the first step."""
     planned: torch.Tensor | None = None
-    """``(horizon, batch)``, float 0/1: the planner chose the action of this step; None from replays that do not record it."""
+    """``(horizon, batch)``, float 0/1: the planner chose the action of this step. None from replays that do not record it."""
     planned_actions: torch.Tensor | None = None
     """``(horizon, batch, action_dim)``: the planner's noise-free action at the planned steps, zeros elsewhere."""
 

@@ -199,7 +199,7 @@ def test_debug_run_logs_distillation(tmp_path):
     events = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0})
     events.Reload()
 
-    # The 100 random seed steps come first; the planner chose every later action.
+    # The 100 random seed steps come first, and the planner chose every later action.
     assert len(replay) == 300
     assert replay.planned[:100].sum().item() == 0.0
     assert replay.planned[100:300].sum().item() == 200.0
@@ -208,7 +208,7 @@ def test_debug_run_logs_distillation(tmp_path):
     distill_losses = [event.value for event in events.Scalars("actor/distill_loss")]
     assert distill_losses
     assert all(math.isfinite(value) for value in distill_losses)
-    # The pretraining updates at step 100 sample only random steps; later batches contain planned steps.
+    # The pretraining updates at step 100 sample only random steps. Later batches contain planned steps.
     planned_shares = [event.value for event in events.Scalars("actor/planned_share")]
     assert all(0.0 <= value <= 1.0 for value in planned_shares)
     assert planned_shares[-1] > 0.0
