@@ -1,4 +1,11 @@
-"""Distillation of the planner into the reactive policy: a regression onto planned actions."""
+"""Distillation of the planner into the reactive policy: a regression onto planned actions.
+
+NOTE: no value of ``actor.policy.distill_coef`` is shown to help yet. In runs of
+``experiments/configs/debug.toml`` on InvertedPendulum-v5 (5,000 env steps, seeds 0-2, CPU),
+the reactive policy's mean final evaluation return was 423 without distillation, 105 with 0.1
+and 70 with 1.0. Without distillation the planner's return (404) did not beat the policy's, so
+these three seeds show no deliberative gain for distillation to keep.
+"""
 
 from __future__ import annotations
 
