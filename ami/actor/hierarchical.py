@@ -67,9 +67,10 @@ class SubgoalMPPI(MPPIPlanner):
 
         def score_with_subgoal(latents: torch.Tensor, actions: torch.Tensor) -> TrajectoryCost:
             scored = score(latents, actions)
-            rows = latents.shape[1]
-            target = subgoal.repeat(rows // subgoal.shape[0], 1)  # (num_samples * batch, D1), sample-major
-            distance = (level.abstract(latents[-1]) - target).square().mean(dim=-1)
+            # Rows are sample-major, so a (num_samples, batch, D1) view broadcasts against the subgoal without copying it.
+            batch = subgoal.shape[0]
+            abstract = level.abstract(latents[-1]).view(-1, batch, subgoal.shape[-1])
+            distance = (abstract - subgoal).square().mean(dim=-1).flatten()  # (num_samples * batch,)
             subgoal_cost = weight * distance.to(scored.total.dtype)
             return TrajectoryCost(total=scored.total + subgoal_cost, terms={**scored.terms, "subgoal": subgoal_cost})
 
