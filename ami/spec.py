@@ -67,5 +67,5 @@ class TaskSpec:
 
 
 def is_frame_stack_space(space: gym.Space) -> bool:
-    """Whether ``space`` holds stacked RGB frames ``(frames, height, width, 3)`` of uint8."""
+    """Whether ``space`` contains stacked RGB frames ``(frames, height, width, 3)`` of uint8."""
     return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 4 and space.shape[-1] == 3

@@ -16,7 +16,7 @@ CONV_LAYERS = ((3, 2), (3, 1), (3, 1), (3, 1))
 that keep it, the layout common in pixel-based agents such as DrQ."""
 
 PIXEL_SCALE = 255.0
-"""Frames hold values in [0, 255]; the encoder maps them to [-0.5, 0.5]."""
+"""Frames contain values in [0, 255]; the encoder maps them to [-0.5, 0.5]."""
 
 
 @ENCODERS.register("conv")

@@ -1,9 +1,10 @@
 """Evaluation episodes that also measure what a cost targets: speed, safety limits, cost terms, modes.
 
 ``evaluate`` in ``ami.training.evaluate`` reports returns only. Under a new cost the return
-of the training task says little, so this loop records, per episode, the x velocity that the
-environment reports, the error of each velocity target, the safety violations read from the
-real observations, the mean of each planned cost term, and the time per action of each mode.
+of the training task measures little. So this loop records, per episode, the x velocity that
+the environment reports and the error of each velocity target. It also records the safety
+violations read from the real observations, the mean of each planned cost term, and the time
+per action of each mode.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ class LatentPositionLookup:
     def nearest_positions(self, latents: torch.Tensor, level: int) -> np.ndarray:
         """Return the stored positions ``(n, 2)`` nearest to ``latents (n, latent_dim_level)`` at ``level``."""
         if level >= len(self.latents_by_level):
-            raise ValueError(f"the lookup holds latents of levels 0 to {len(self.latents_by_level) - 1}, not level {level}")
+            raise ValueError(f"invalid level {level}: the lookup contains latents of levels 0 to {len(self.latents_by_level) - 1}")
         stored = self.latents_by_level[level]
         distances = torch.cdist(latents.to(stored.device, stored.dtype), stored)  # (n, pool)
         return self.positions[distances.argmin(dim=1)].cpu().numpy()

@@ -1,8 +1,9 @@
 """Re-tasking a saved run with ``ami eval --cost``, and resolving a new cost section.
 
 The run trains on HalfCheetah-v5 for 400 env steps (200 seed steps, 100-step episodes) with the
-adaptive configurator and a safety limit on the tip angle, so its checkpoint contains a tip-angle
-head but no x-velocity head: a speed cost at evaluation has to fit that head from the replay.
+adaptive configurator and a safety limit on the tip angle. Its checkpoint therefore contains a
+tip-angle head but no x-velocity head, so a speed cost at evaluation has to fit that head from
+the replay.
 """
 
 from __future__ import annotations
