@@ -122,9 +122,20 @@ EVAL_OVERRIDES = (
     "configurator.options.window",
     "configurator.options.min_history",
     "configurator.options.plan_margin",
+    "actor.planner.num_samples",
+    "actor.planner.iterations",
+    "actor.planner.horizon",
+    "actor.planner.num_elites",
+    "actor.planner.temperature",
     "num_threads",
 )
-"""Config fields that ``ami eval --set`` may change: the rest shape the saved modules or the task."""
+"""Config fields that ``ami eval --set`` may change: the rest shape the saved modules or the task.
+
+The planner's budget and temperature shape no saved module, so a trained run can be evaluated
+with more or less deliberation than it trained with."""
+
+PLANNER_REPORT_FIELDS = ("name", "num_samples", "iterations", "horizon", "num_elites", "temperature")
+"""Planner settings that ``ami eval`` prints beside its results."""
 
 
 BENCHMARKS = {"planning": "experiments.benchmarks.planning", "step_time": "experiments.benchmarks.step_time"}
@@ -345,7 +356,8 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
     for mode in modes:
         result = evaluate(trainer.agent, trainer.eval_env, mode, args.episodes, seed)
         results[mode] = {"mean_return": result.mean_return, "std_return": result.std_return, "ms_per_action": result.ms_per_action}
-    print(json.dumps({"run_dir": args.run_dir, "step": metadata["step"], "eval": results}, indent=2))
+    output = {"run_dir": args.run_dir, "step": metadata["step"], "planner": planner_settings(trainer), "eval": results}
+    print(json.dumps(output, indent=2))
     return 0
 
 
@@ -407,6 +419,7 @@ def run_measured_eval(
     output = {
         "run_dir": args.run_dir,
         "step": metadata["step"],
+        "planner": planner_settings(trainer),
         "cost": describe_cost(trainer.agent.modules.cost),
         "quantity_heads": {name: dataclasses.asdict(fit) for name, fit in fits.items()},
         "eval": results,
@@ -420,6 +433,12 @@ def run_measured_eval(
         }
     print(json.dumps(output, indent=2))
     return 0
+
+
+def planner_settings(trainer: Trainer) -> dict[str, Any]:
+    """Return the budget and temperature of the planner that the evaluated agent plans with."""
+    config = trainer.agent.modules.actor.planner.config
+    return {name: getattr(config, name) for name in PLANNER_REPORT_FIELDS}
 
 
 def load_replay(trainer: Trainer, checkpoint: Path) -> None:
@@ -499,7 +518,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def load_run(args: argparse.Namespace, config_overrides: list[str] | None = None) -> tuple[Trainer, dict]:
     """Rebuild a run's agent from its ``config.toml`` with ``config_overrides`` and load its checkpoint."""
     run_dir = Path(args.run_dir)
-    config = read_run_config(run_dir)
+    run_config = config = read_run_config(run_dir)
     if config_overrides:
         # read_run_config accepts only the resume overrides, so the checked eval overrides are applied here.
         config = load_config(run_dir / "config.toml", config_overrides)
@@ -509,7 +528,8 @@ def load_run(args: argparse.Namespace, config_overrides: list[str] | None = None
     trainer = Trainer(config, show_progress=False)
     checkpoint = run_dir / CHECKPOINT_NAME
     payload = load_checkpoint(checkpoint)
-    check_checkpoint_matches(payload["metadata"], config, trainer.spec, checkpoint)
+    # The checkpoint must match the run's own config, because the eval overrides change no saved module.
+    check_checkpoint_matches(payload["metadata"], run_config, trainer.spec, checkpoint)
     try:
         trainer.agent.load_state_dict(payload["state"]["agent"])
     except KeyError as error:

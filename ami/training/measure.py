@@ -37,6 +37,23 @@ class EpisodeMeasures:
     violations: dict[str, int] = field(default_factory=dict)
     cost_terms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
+    def record_step(self, task: str, reward: float, obs: np.ndarray, info: dict[str, Any], safety: dict[str, QuantityRange]) -> None:
+        """Add one env step: its reward, the x velocity, and a violation for each limit that ``obs`` breaks.
+
+        The x velocity is ``info["x_velocity"]`` where the task reports it (the MuJoCo
+        locomotion tasks do), else the observation entry of the quantity table. Violations are
+        counted on the real observation, not on predictions.
+        """
+        self.episode_return += reward
+        self.length += 1
+        if "x_velocity" in info:
+            self.x_velocities.append(float(info["x_velocity"]))
+        elif has_quantity(task, "x_velocity"):
+            self.x_velocities.append(float(read_quantity(task, "x_velocity", torch.as_tensor(obs))))
+        obs_tensor = torch.as_tensor(obs, dtype=torch.float32)
+        for name, term in safety.items():
+            self.violations[name] += int(term.observed_violation(obs_tensor))
+
     def summary(self, speed_targets: dict[str, float]) -> dict[str, Any]:
         result: dict[str, Any] = {"return": self.episode_return, "length": self.length}
         if self.x_velocities:
@@ -98,15 +115,7 @@ def measure_episodes(
                     measures.cost_terms[name].append(float(value.mean()))
 
                 obs, reward, terminated, truncated, info = env.step(action)
-                measures.episode_return += float(reward)
-                measures.length += 1
-                if "x_velocity" in info:
-                    measures.x_velocities.append(float(info["x_velocity"]))
-                elif has_quantity(task, "x_velocity"):
-                    measures.x_velocities.append(float(read_quantity(task, "x_velocity", torch.as_tensor(obs))))
-                obs_tensor = torch.as_tensor(obs, dtype=torch.float32, device=agent.device)
-                for name, term in safety.items():
-                    measures.violations[name] += int(term.observed_violation(obs_tensor))
+                measures.record_step(task, float(reward), obs, info, safety)
                 done = terminated or truncated
             measured.append(measures)
 
@@ -125,16 +134,27 @@ def summarize(
     ``ms_per_action`` times ``agent.act`` per mode. ``ms_per_step`` is the mean over all steps
     of acting plus ``choice_ms``, the total time the configurator spent choosing the modes.
     """
+    steps = sum(mode_counts.values())
+    result = episode_means(measured, speed_targets)
+    result["deliberative_share"] = mode_counts["deliberative"] / max(steps, 1)
+    result["ms_per_action"] = {name: mode_ms[name] / mode_counts[name] for name in MODES if mode_counts[name]}
+    result["ms_per_step"] = (sum(mode_ms.values()) + choice_ms) / max(steps, 1)
+    cost_terms: dict[str, list[float]] = defaultdict(list)
+    for measures in measured:
+        for name, values in measures.cost_terms.items():
+            cost_terms[name].extend(values)
+    result["cost_terms"] = {name: float(np.mean(values)) for name, values in cost_terms.items()}
+    return result
+
+
+def episode_means(measured: list[EpisodeMeasures], speed_targets: dict[str, float]) -> dict[str, Any]:
+    """Average return, length, x velocity and speed errors over episodes, sum the violations, and keep the per-episode measures."""
     episodes = [measures.summary(speed_targets) for measures in measured]
     returns = [episode["return"] for episode in episodes]
-    steps = sum(mode_counts.values())
     result: dict[str, Any] = {
         "mean_return": float(np.mean(returns)),
         "std_return": float(np.std(returns)),
         "mean_length": float(np.mean([episode["length"] for episode in episodes])),
-        "deliberative_share": mode_counts["deliberative"] / max(steps, 1),
-        "ms_per_action": {name: mode_ms[name] / mode_counts[name] for name in MODES if mode_counts[name]},
-        "ms_per_step": (sum(mode_ms.values()) + choice_ms) / max(steps, 1),
     }
     if all("mean_x_velocity" in episode for episode in episodes):
         result["mean_x_velocity"] = float(np.mean([episode["mean_x_velocity"] for episode in episodes]))
@@ -145,10 +165,5 @@ def summarize(
         result["safety_violations"] = {
             name: int(sum(episode["safety_violations"][name] for episode in episodes)) for name in episodes[0]["safety_violations"]
         }
-    cost_terms: dict[str, list[float]] = defaultdict(list)
-    for measures in measured:
-        for name, values in measures.cost_terms.items():
-            cost_terms[name].extend(values)
-    result["cost_terms"] = {name: float(np.mean(values)) for name, values in cost_terms.items()}
     result["episodes"] = episodes
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -71,10 +72,33 @@ def test_eval_num_threads_override(run_dir, capsys):
     assert set(output["eval"]) == {"reactive"}
 
 
+def test_eval_planner_budget_override(run_dir, capsys):
+    output = eval_json(
+        capsys, run_dir, "--mode", "deliberative", "--set", "actor.planner.num_samples=12",
+        "--set", "actor.planner.horizon=7", "--set", "actor.planner.num_elites=3",
+    )
+
+    planner = output["planner"]
+    assert (planner["num_samples"], planner["horizon"], planner["num_elites"]) == (12, 7, 3)
+    assert set(output["eval"]) == {"deliberative"}
+
+
+def test_eval_reports_trained_planner(run_dir, capsys):
+    output = eval_json(capsys, run_dir, "--mode", "reactive")
+
+    run_planner = tomllib.loads((run_dir / "config.toml").read_text())["actor"]["planner"]
+    assert output["planner"]["num_samples"] == run_planner["num_samples"]
+    assert output["planner"]["horizon"] == run_planner["horizon"]
+
+
 BAD_EVAL_OVERRIDES = {
     "module_field": (
-        ["--mode", "adaptive", "--set", "actor.planner.num_samples=64"],
-        "cannot override 'actor.planner.num_samples' in `ami eval`: only configurator.deliberation_budget,",
+        ["--mode", "adaptive", "--set", "world_model.hidden_dims=[64]"],
+        "cannot override 'world_model.hidden_dims' in `ami eval`: only configurator.deliberation_budget,",
+    ),
+    "planner_samples_not_positive": (
+        ["--mode", "deliberative", "--set", "actor.planner.num_samples=0"],
+        "actor.planner.num_samples",
     ),
     "needs_adaptive_mode": (
         ["--mode", "deliberative", "--set", "configurator.deliberation_budget=0.3"],
