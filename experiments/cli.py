@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate_cmd.add_argument("--episodes", type=positive_int, default=10, help="episodes per mode (default 10)")
     evaluate_cmd.add_argument(
+        "--measure", action="store_true",
+        help="also report x velocity, speed errors, safety violations and cost terms under the run's own cost "
+        "(always on with --cost, --cost-set and --mode adaptive)",
+    )
+    evaluate_cmd.add_argument(
         "--seed", type=non_negative_int, default=None, help="seed of the first episode (default: the run's evaluation seed)"
     )
     evaluate_cmd.add_argument("--device", default=None, help="override the run's device, e.g. cpu")
@@ -336,7 +341,7 @@ def command_maze_eval(args: argparse.Namespace, log_buffer: logging.handlers.Mem
 
 def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHandler) -> int:
     retasking = args.cost is not None or bool(args.cost_overrides)
-    measured = retasking or args.mode == "adaptive"
+    measured = retasking or args.measure or args.mode == "adaptive"
     try:
         with reported_as_input_error("eval", log_buffer):
             config_overrides, adaptive_options = split_eval_overrides(args.overrides, args.mode)

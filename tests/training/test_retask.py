@@ -120,6 +120,17 @@ def test_eval_backward_cost(run_dir, capsys):
     assert output["eval"]["deliberative"]["speed_error"] == {}
 
 
+def test_eval_measure_keeps_run_cost(run_dir, capsys):
+    output = eval_json(capsys, run_dir, "--measure", "--mode", "deliberative", "--episodes", "1")
+
+    result = output["eval"]["deliberative"]
+    assert list(output["eval"]) == ["deliberative"]
+    assert output["cost"]["task_weight"] == 1.0
+    assert "speed" not in output["cost"]["terms"]
+    assert result["episodes"][0]["safety_violations"]["flip"] >= 0
+    assert result["cost_terms"]["task"] != 0.0
+
+
 def test_eval_adaptive_mode(run_dir, capsys):
     output = eval_json(capsys, run_dir, "--mode", "adaptive", "--episodes", "1")
 
