@@ -441,9 +441,13 @@ def run_measured_eval(
 
 
 def planner_settings(trainer: Trainer) -> dict[str, Any]:
-    """Return the budget and temperature of the planner that the evaluated agent plans with."""
-    config = trainer.agent.modules.actor.planner.config
-    return {name: getattr(config, name) for name in PLANNER_REPORT_FIELDS}
+    """Return the name, budget and temperature of the planner that the evaluated agent plans with, and its high level's settings if any."""
+    planner = trainer.agent.modules.actor.planner
+    settings = {name: getattr(planner.config, name) for name in PLANNER_REPORT_FIELDS}
+    high_level = getattr(planner, "high", None)
+    if high_level is not None:
+        settings["high_level"] = dataclasses.asdict(high_level)
+    return settings
 
 
 def load_replay(trainer: Trainer, checkpoint: Path) -> None:

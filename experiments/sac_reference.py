@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ from stable_baselines3 import SAC
 from agents.sb3_baselines import default_options
 from ami.config.loader import load_config
 from ami.config.schema import EnvConfig
+from ami.config.loader import ConfigError
 from ami.cost.build import build_term, parse_term_tables
+from ami.cost.quantities import QuantityError, has_quantity
 from ami.cost.safety import QuantityRange
 from ami.spec import TaskSpec
 from ami.training.evaluate import EVAL_SEED_OFFSET
@@ -39,10 +42,13 @@ logger = logging.getLogger(__name__)
 
 def parse_targets(text: str) -> dict[str, float]:
     """Parse target speeds in m/s: ``"1,2,-1"`` -> ``{"speed_1.0": 1.0, "speed_2.0": 2.0, "speed_-1.0": -1.0}``."""
+    usage = "give finite m/s values separated by commas, e.g. 1,2,3"
     try:
-        values = [float(part) for part in text.split(",") if part.strip()]
+        values = [float(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid speed targets {text!r}; give m/s values separated by commas, e.g. 1,2,3") from None
+        raise argparse.ArgumentTypeError(f"invalid speed targets {text!r}; {usage}") from None
+    if not all(math.isfinite(value) for value in values):
+        raise argparse.ArgumentTypeError(f"invalid speed targets {text!r}; {usage}")
     return {f"speed_{value}": value for value in values}
 
 
@@ -93,14 +99,28 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    if args.output_dir.exists():
+    if args.steps < 1 or args.episodes < 1 or args.threads < 1 or args.seed < 0:
+        parser.error(
+            f"--steps, --episodes and --threads must be positive and --seed not negative, got {args.steps}, "
+            f"{args.episodes}, {args.threads} and {args.seed}"
+        )
+    try:
+        args.output_dir.mkdir(parents=True)
+    except FileExistsError:
         parser.error(f"--output-dir {str(args.output_dir)!r} exists; give a new folder so that no earlier result is overwritten")
-    if args.steps < 1 or args.episodes < 1:
-        parser.error(f"--steps and --episodes must be positive, got {args.steps} and {args.episodes}")
+    except OSError as error:
+        parser.error(f"cannot create --output-dir {str(args.output_dir)!r}: {error.strerror}; give a folder path that can be created")
     torch.set_num_threads(args.threads)
-    env = make_env(EnvConfig(task=args.task))
-    spec = TaskSpec.from_env(env, args.task)
-    safety = safety_terms(args.safety_config, spec)
+    try:
+        env = make_env(EnvConfig(task=args.task))
+        spec = TaskSpec.from_env(env, args.task)
+        safety = safety_terms(args.safety_config, spec)
+    except (ConfigError, QuantityError, ValueError, OSError) as error:
+        args.output_dir.rmdir()
+        parser.error(str(error))
+    if args.speed_targets and not has_quantity(args.task, "x_velocity"):
+        args.output_dir.rmdir()
+        parser.error(f"--speed-targets needs a task with an x velocity; {args.task} has none in ami.cost.quantities.QUANTITY_TABLE")
 
     started = time.perf_counter()
     options = default_options("sac", args.steps, int(np.prod(env.action_space.shape)))
@@ -110,7 +130,6 @@ def main(argv: list[str] | None = None) -> None:
     logger.info("trained SAC on %s for %d env steps in %.0f s", args.task, args.steps, train_seconds)
 
     measures = measure_policy(model, env, args.task, args.episodes, args.seed + EVAL_SEED_OFFSET, args.speed_targets, safety)
-    args.output_dir.mkdir(parents=True)
     model.save(args.output_dir / "sac.zip")
     record = {
         "task": args.task, "steps": args.steps, "seed": args.seed, "train_seconds": train_seconds,

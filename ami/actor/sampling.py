@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Callable
 
@@ -225,7 +226,7 @@ def validate_planner_config(config: PlannerConfig, num_policy_samples: int) -> N
             1 <= config.num_elites <= config.num_samples,
             f"actor.planner.num_elites must be between 1 and num_samples={config.num_samples}, got {config.num_elites}",
         ),
-        (config.temperature > 0, f"actor.planner.temperature must be positive, got {config.temperature}"),
+        (0 < config.temperature < math.inf, f"actor.planner.temperature must be positive and finite, got {config.temperature}"),
         (
             0 < config.min_std <= config.max_std,
             f"actor.planner needs 0 < min_std <= max_std, got min_std={config.min_std}, max_std={config.max_std}",

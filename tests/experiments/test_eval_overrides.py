@@ -100,6 +100,10 @@ BAD_EVAL_OVERRIDES = {
         ["--mode", "deliberative", "--set", "actor.planner.num_samples=0"],
         "actor.planner.num_samples",
     ),
+    "planner_temperature_infinite": (
+        ["--mode", "deliberative", "--set", "actor.planner.temperature=inf"],
+        "actor.planner.temperature must be positive and finite, got inf",
+    ),
     "needs_adaptive_mode": (
         ["--mode", "deliberative", "--set", "configurator.deliberation_budget=0.3"],
         "--set configurator.deliberation_budget takes effect only with --mode adaptive",

@@ -88,3 +88,28 @@ def test_main_writes_model_and_measures(tmp_path):
 def test_main_rejects_existing_output_dir(tmp_path):
     with pytest.raises(SystemExit):
         main(["--task", "HalfCheetah-v5", "--steps", "10", "--output-dir", str(tmp_path)])
+
+
+@pytest.mark.parametrize("text", ["inf", "nan", "1,,2"])
+def test_parse_targets_rejects_non_finite_and_empty(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="finite m/s values"):
+        parse_targets(text)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        (["--task", "NoSuchTask-v9"], "unknown task 'NoSuchTask-v9'"),
+        (["--task", "InvertedPendulum-v5", "--speed-targets", "1"], "InvertedPendulum-v5 has none"),
+        (["--task", "HalfCheetah-v5", "--safety-config", str(HOPPER_SAFE)], "not 'HalfCheetah-v5'"),
+        (["--task", "HalfCheetah-v5", "--threads", "0"], "must be positive"),
+    ],
+)
+def test_main_rejects_bad_input_before_training(tmp_path, capsys, arguments, fragment):
+    output = tmp_path / "sac"
+    with pytest.raises(SystemExit) as raised:
+        main([*arguments, "--steps", "10", "--output-dir", str(output)])
+
+    assert raised.value.code == 2
+    assert fragment in capsys.readouterr().err
+    assert not output.exists()

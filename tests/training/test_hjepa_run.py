@@ -99,3 +99,13 @@ def test_run_summary_has_both_modes(hjepa_run):
 
     assert summary["env_steps"] == 300
     assert set(summary["eval"]) == {"reactive", "deliberative"}
+
+
+def test_eval_reports_high_level_planner(hjepa_run, capsys):
+    exit_code = main(["eval", str(hjepa_run.run_dir), "--mode", "deliberative", "--episodes", "1"])
+
+    planner = json.loads(capsys.readouterr().out)["planner"]
+    assert exit_code == 0
+    assert planner["name"] == "hierarchical"
+    assert planner["high_level"]["num_samples"] == 32
+    assert planner["high_level"]["iterations"] == 2
