@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a config field, e.g. --set train.total_steps=5000 (repeatable); "
-        "with --resume only train.total_steps, to extend the run",
+        "with --resume only train.total_steps, to extend the run, and num_threads",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -18,8 +18,11 @@ try:
 except ImportError:  # Windows
     fcntl = None
 
-RESUME_OVERRIDES = ("train.total_steps",)
-"""Config fields that ``ami run --resume`` may change: the rest shape the saved state."""
+RESUME_OVERRIDES = ("train.total_steps", "num_threads")
+"""Config fields that ``ami run --resume`` may change: the rest shape the saved state.
+
+``num_threads`` changes no saved state, but PyTorch's sums may then run in another order, so a
+resume with another thread count can differ from an uninterrupted run in the last bits."""
 
 
 class RunDirError(ValueError):

@@ -7,8 +7,10 @@ import io
 import json
 import os
 import signal
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -230,9 +232,25 @@ def test_resume_other_override(runs, capsys):
     lines = error_lines(capsys)
     assert exit_code == 2
     assert lines == [
-        "ami run: error: cannot override 'seed' when resuming a run: only train.total_steps may change, "
+        "ami run: error: cannot override 'seed' when resuming a run: only train.total_steps, num_threads may change, "
         "because the other fields shape the saved state. Start a new run to change it"
     ]
+
+
+def test_resume_sets_num_threads(runs, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(runs["uninterrupted"], run_dir)
+    threads = torch.get_num_threads()
+    try:
+        exit_code = quiet_main(["run", "--resume", str(run_dir), "--set", "train.total_steps=450", "--set", "num_threads=1", "--quiet"])
+    finally:
+        torch.set_num_threads(threads)
+
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    assert exit_code == 0
+    assert config["num_threads"] == 1
+    assert config["train"]["total_steps"] == 450
+    assert checkpoint_step(run_dir) == 450
 
 
 def test_resume_with_config_file(runs, capsys):
