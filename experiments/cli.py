@@ -132,14 +132,17 @@ EVAL_OVERRIDES = (
     "actor.planner.horizon",
     "actor.planner.num_elites",
     "actor.planner.temperature",
+    "actor.planner.min_std",
+    "actor.planner.max_std",
+    "actor.planner.policy_fraction",
     "num_threads",
 )
 """Config fields that ``ami eval --set`` may change: the rest shape the saved modules or the task.
 
-The planner's budget and temperature shape no saved module, so a trained run can be evaluated
+The planner's budget, temperature and sampling spread shape no saved module, so a trained run can be evaluated
 with more or less deliberation than it trained with."""
 
-PLANNER_REPORT_FIELDS = ("name", "num_samples", "iterations", "horizon", "num_elites", "temperature")
+PLANNER_REPORT_FIELDS = ("name", "num_samples", "iterations", "horizon", "num_elites", "temperature", "min_std", "max_std", "policy_fraction")
 """Planner settings that ``ami eval`` prints beside its results."""
 
 
@@ -441,7 +444,7 @@ def run_measured_eval(
 
 
 def planner_settings(trainer: Trainer) -> dict[str, Any]:
-    """Return the name, budget and temperature of the planner that the evaluated agent plans with, and its high level's settings if any."""
+    """Return the name, budget, temperature and sampling spread of the planner that the evaluated agent plans with, and its high level's settings if any."""
     planner = trainer.agent.modules.actor.planner
     settings = {name: getattr(planner.config, name) for name in PLANNER_REPORT_FIELDS}
     high_level = getattr(planner, "high", None)

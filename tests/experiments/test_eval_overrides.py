@@ -76,10 +76,12 @@ def test_eval_planner_budget_override(run_dir, capsys):
     output = eval_json(
         capsys, run_dir, "--mode", "deliberative", "--set", "actor.planner.num_samples=12",
         "--set", "actor.planner.horizon=7", "--set", "actor.planner.num_elites=3",
+        "--set", "actor.planner.max_std=0.3", "--set", "actor.planner.policy_fraction=0.5",
     )
 
     planner = output["planner"]
     assert (planner["num_samples"], planner["horizon"], planner["num_elites"]) == (12, 7, 3)
+    assert (planner["max_std"], planner["policy_fraction"]) == (0.3, 0.5)
     assert set(output["eval"]) == {"deliberative"}
 
 
