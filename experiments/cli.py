@@ -385,6 +385,8 @@ def split_eval_overrides(overrides: list[str], mode: str | None) -> tuple[list[s
             )
         if key.startswith("configurator.") and mode != "adaptive":
             raise ConfigError(f"--set {key} takes effect only with --mode adaptive; add --mode adaptive or drop it")
+        if key.startswith("actor.planner.") and mode == "reactive":
+            raise ConfigError(f"--set {key} has no effect with --mode reactive, where no planner runs; drop it or choose another mode")
         if not key.startswith("configurator.options."):
             config_overrides.append(override)
             continue

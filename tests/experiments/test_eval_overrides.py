@@ -106,6 +106,10 @@ BAD_EVAL_OVERRIDES = {
         ["--mode", "deliberative", "--set", "actor.planner.temperature=inf"],
         "actor.planner.temperature must be positive and finite, got inf",
     ),
+    "planner_in_reactive_mode": (
+        ["--mode", "reactive", "--set", "actor.planner.num_samples=64"],
+        "--set actor.planner.num_samples has no effect with --mode reactive",
+    ),
     "needs_adaptive_mode": (
         ["--mode", "deliberative", "--set", "configurator.deliberation_budget=0.3"],
         "--set configurator.deliberation_budget takes effect only with --mode adaptive",
