@@ -104,6 +104,16 @@ def main(argv: list[str] | None = None) -> None:
             f"--steps, --episodes and --threads must be positive and --seed not negative, got {args.steps}, "
             f"{args.episodes}, {args.threads} and {args.seed}"
         )
+    if args.speed_targets and not has_quantity(args.task, "x_velocity"):
+        parser.error(f"--speed-targets needs a task with an x velocity; {args.task} has none in ami.cost.quantities.QUANTITY_TABLE")
+    try:
+        env = make_env(EnvConfig(task=args.task))
+        spec = TaskSpec.from_env(env, args.task)
+        safety = safety_terms(args.safety_config, spec)
+    except (ConfigError, QuantityError, ValueError, OSError) as error:
+        parser.error(str(error))
+
+    # The folder is created before training, so that a bad path costs no training time.
     try:
         args.output_dir.mkdir(parents=True)
     except FileExistsError:
@@ -111,16 +121,6 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as error:
         parser.error(f"cannot create --output-dir {str(args.output_dir)!r}: {error.strerror}; give a folder path that can be created")
     torch.set_num_threads(args.threads)
-    try:
-        env = make_env(EnvConfig(task=args.task))
-        spec = TaskSpec.from_env(env, args.task)
-        safety = safety_terms(args.safety_config, spec)
-    except (ConfigError, QuantityError, ValueError, OSError) as error:
-        args.output_dir.rmdir()
-        parser.error(str(error))
-    if args.speed_targets and not has_quantity(args.task, "x_velocity"):
-        args.output_dir.rmdir()
-        parser.error(f"--speed-targets needs a task with an x velocity; {args.task} has none in ami.cost.quantities.QUANTITY_TABLE")
 
     started = time.perf_counter()
     options = default_options("sac", args.steps, int(np.prod(env.action_space.shape)))

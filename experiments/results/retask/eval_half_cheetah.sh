@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Evaluate a HalfCheetah-v5 run zero-shot under new costs: target speeds 1, 2 and 3 m/s and running
-# backward, plus its own cost for reference. Usage: eval_half_cheetah.sh RUN_DIR OUTPUT_DIR [EPISODES]
+# Evaluate a HalfCheetah-v5 run zero-shot under new costs (target speeds 1, 2 and 3 m/s, running
+# backward) and under its own cost for reference.
+# Usage: eval_half_cheetah.sh RUN_DIR OUTPUT_DIR [EPISODES]
 set -euo pipefail
 run_dir=$1
 output_dir=$2
