@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ami.config.schema import PerceptionConfig
@@ -67,9 +66,11 @@ class ConvEncoder(Encoder):
         *batch_shape, frames, height, width, colors = obs.shape
         # (N, frames, H, W, 3) -> (N, frames * 3, H, W): the stack becomes input channels.
         images = obs.reshape(-1, frames, height, width, colors).permute(0, 1, 4, 2, 3)
-        images = images.reshape(-1, frames * colors, height, width).float() / PIXEL_SCALE - 0.5
+        images = images.reshape(-1, frames * colors, height, width)
         if self.training and torch.is_grad_enabled() and self.random_shift > 0:
             images = random_shift(images, self.random_shift)
+        # One float copy, scaled in place: these passes over the frames cost as much as the convolutions on a CPU.
+        images = images.to(torch.float32, copy=True).mul_(1.0 / PIXEL_SCALE).sub_(0.5)
         features = self.trunk(images).flatten(start_dim=1)
         return self.head(features).reshape(*batch_shape, self.latent_dim)
 
@@ -77,15 +78,16 @@ class ConvEncoder(Encoder):
 def random_shift(images: torch.Tensor, pad: int) -> torch.Tensor:
     """Shift each image of ``(batch, channels, height, width)`` by its own random offset in [-pad, pad] pixels.
 
-    The image is padded by replicating its edge pixels, then cropped back to its size.
+    Pixels shifted in from outside repeat the nearest edge pixel, as replicate padding and a crop
+    would give. Clamped indices do it without a padded copy and for any dtype, uint8 included,
+    so the shift runs before the frames become floats, on a quarter of the bytes.
     """
     batch, _, height, width = images.shape
-    padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
-    offset_rows = torch.randint(0, 2 * pad + 1, (batch, 1), device=images.device)
-    offset_cols = torch.randint(0, 2 * pad + 1, (batch, 1), device=images.device)
-    rows = offset_rows + torch.arange(height, device=images.device)  # (batch, height)
-    cols = offset_cols + torch.arange(width, device=images.device)  # (batch, width)
+    offset_rows = torch.randint(-pad, pad + 1, (batch, 1), device=images.device)
+    offset_cols = torch.randint(-pad, pad + 1, (batch, 1), device=images.device)
+    rows = (offset_rows + torch.arange(height, device=images.device)).clamp_(0, height - 1)  # (batch, height)
+    cols = (offset_cols + torch.arange(width, device=images.device)).clamp_(0, width - 1)  # (batch, width)
     samples = torch.arange(batch, device=images.device)[:, None, None]
     # Advanced indices around the channel slice put their dimensions first: (batch, height, width, channels).
-    cropped = padded[samples, :, rows[:, :, None], cols[:, None, :]]
-    return cropped.permute(0, 3, 1, 2)
+    shifted = images[samples, :, rows[:, :, None], cols[:, None, :]]
+    return shifted.permute(0, 3, 1, 2)
