@@ -25,6 +25,7 @@ from ami.registry import RegistryError
 from ami.training.checkpoint import CHECKPOINT_NAME, CheckpointError, check_checkpoint_matches, load_checkpoint
 from ami.training.evaluate import EVAL_SEED_OFFSET, evaluate
 from ami.training.measure import measure_episodes
+from ami.training.refit import RefitReport, refit_critic_and_policy
 from ami.training.retask import HeadFit, describe_cost, resolve_new_cost, retask
 from ami.training.run_dir import RunDirError, create_run_dir, lock_run_dir, read_run_config, write_run_config
 from ami.training.trainer import Trainer
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.add_argument(
         "--mode", choices=["reactive", "deliberative", "both", "adaptive"], default=None,
         help="acting mode; adaptive lets the adaptive configurator choose each step (default: both, or deliberative "
-        "with --cost/--cost-set, because the reactive policy still follows the training cost)",
+        "with --cost/--cost-set, because the reactive policy follows the training cost unless --refit-steps retrains it)",
     )
     evaluate_cmd.add_argument(
         "--cost", metavar="FILE", default=None,
@@ -80,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.add_argument(
         "--fit-steps", type=positive_int, default=500,
         help="gradient steps to fit, from the run's replay buffer, the quantity heads that the new cost needs and the checkpoint lacks (default 500)",
+    )
+    evaluate_cmd.add_argument(
+        "--refit-steps", type=non_negative_int, default=0,
+        help="with --cost/--cost-set: updates that train a new critic and the policy under the new cost from the run's "
+        "replay buffer, on the frozen world model, before evaluating; no env steps (default 0: keep the trained ones)",
     )
     evaluate_cmd.add_argument("--episodes", type=positive_int, default=10, help="episodes per mode (default 10)")
     evaluate_cmd.add_argument(
@@ -347,6 +353,11 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
     measured = retasking or args.measure or args.mode == "adaptive"
     try:
         with reported_as_input_error("eval", log_buffer):
+            if args.refit_steps > 0 and not retasking:
+                raise ConfigError(
+                    f"--refit-steps {args.refit_steps} needs a new cost (--cost or --cost-set): under the run's own cost "
+                    "the trained critic and policy already fit; add a cost or drop --refit-steps"
+                )
             config_overrides, adaptive_options = split_eval_overrides(args.overrides, args.mode)
             trainer, metadata = load_run(args, config_overrides)
             if measured:
@@ -356,7 +367,9 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
 
     release_logs(log_buffer)
     if measured:
-        return run_measured_eval(args, trainer, metadata, fits, configurator, retasking)
+        # After the input checks, so that the refit's progress logs show as it runs.
+        refit = refit_critic_and_policy(trainer.agent, args.refit_steps) if args.refit_steps > 0 else None
+        return run_measured_eval(args, trainer, metadata, fits, configurator, retasking, refit)
     mode = args.mode or "both"
     modes = ["reactive", "deliberative"] if mode == "both" else [mode]
     seed = args.seed if args.seed is not None else trainer.config.seed + EVAL_SEED_OFFSET
@@ -417,6 +430,7 @@ def run_measured_eval(
     fits: dict[str, HeadFit],
     configurator: AdaptiveConfigurator | None,
     retasking: bool,
+    refit: RefitReport | None,
 ) -> int:
     """Run and print measured evaluation episodes: speed, safety violations, cost terms and time per mode."""
     mode = args.mode or ("deliberative" if retasking else "both")
@@ -432,6 +446,7 @@ def run_measured_eval(
         "planner": planner_settings(trainer),
         "cost": describe_cost(trainer.agent.modules.cost),
         "quantity_heads": {name: dataclasses.asdict(fit) for name, fit in fits.items()},
+        "refit": dataclasses.asdict(refit) if refit is not None else None,
         "eval": results,
     }
     if configurator is not None:

@@ -17,7 +17,7 @@ from ami.cost.module import CostModule
 from ami.cost.quantity_heads import quantity_loss
 from ami.cost.safety import QuantityRange
 from ami.memory.batch import TrajectoryBatch
-from ami.world_model.base import WorldModel, WorldModelLoss
+from ami.world_model.base import WorldModel
 
 logger = logging.getLogger(__name__)
 
@@ -92,35 +92,54 @@ class Learner:
         metrics["world_model/loss"] = prediction.loss.detach()
         metrics["world_model/grad_norm"] = self._step("world_model", self.model_optimizer, prediction.loss, self.world_model)
 
-        # Critic: TD regression of the cost-to-go on the detached latents. A hierarchical model
-        # samples longer sub-trajectories than its level-0 rollout, whose steps the critic uses.
-        critic_batch = batch.prefix(prediction.latents.shape[0] - 1)
-        critic_loss, critic_metrics = self._critic_loss(critic_batch, prediction)
-        metrics.update(critic_metrics)
-        metrics["critic/grad_norm"] = self._step("critic", self.critic_optimizer, critic_loss, self.cost.critic)
-
         # Quantity heads: regress the quantities that cost terms read on the detached latents, so
         # that the heads never change the world model and a new cost can reuse it unchanged.
+        latents = prediction.latents.detach()
         if self.quantity_optimizer is not None:
-            heads_loss, heads_metrics = quantity_loss(self.cost.quantity_heads, prediction.latents.detach(), batch)
+            heads_loss, heads_metrics = quantity_loss(self.cost.quantity_heads, latents, batch)
             metrics.update(heads_metrics)
             metrics["quantity/grad_norm"] = self._step("quantity", self.quantity_optimizer, heads_loss, self.cost.quantity_heads)
         metrics.update(self._safety_metrics(batch))
 
+        # A hierarchical model samples longer sub-trajectories than its level-0 rollout, whose
+        # steps the critic and the policy use.
+        metrics.update(self._update_critic_and_policy(batch.prefix(latents.shape[0] - 1), latents))
+
+        # Targets follow the online networks.
+        self.world_model.update_targets()
+        return self._guard(metrics)
+
+    def update_critic_and_policy(self, batch: TrajectoryBatch, latents: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One critic step and one policy step on a frozen world model; return detached metrics by tag.
+
+        Args:
+            batch: ``H`` transitions per sub-trajectory.
+            latents: ``(H + 1, B, latent_dim)``, detached: the encoded first observation, then
+                the world model's predictions, as ``update`` feeds them.
+
+        Refits the critic and the policy to a new cost without changing the world model. Skipped
+        steps count toward ``config.max_nonfinite_updates`` as in ``update``.
+        """
+        return self._guard(self._update_critic_and_policy(batch, latents))
+
+    def _update_critic_and_policy(self, batch: TrajectoryBatch, latents: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        """Critic and policy steps of ``update_critic_and_policy``, with ``None`` gradient norms for skipped steps."""
+        # Critic: TD regression of the cost-to-go on the detached latents.
+        critic_loss, metrics = self._critic_loss(batch, latents)
+        metrics["critic/grad_norm"] = self._step("critic", self.critic_optimizer, critic_loss, self.cost.critic)
+
         # Policy: minimize the critic's cost; the critic is frozen so that only the policy learns.
         with frozen(self.cost.critic):
-            policy_loss, policy_metrics = self.policy.loss(prediction.latents.detach(), self.cost)
+            policy_loss, policy_metrics = self.policy.loss(latents, self.cost)
             metrics.update(policy_metrics)
             if self.distill_coef > 0:
-                distill_loss, distill_metrics = self._distillation_loss(critic_batch, prediction.latents.detach())
+                distill_loss, distill_metrics = self._distillation_loss(batch, latents)
                 policy_loss = policy_loss + self.distill_coef * distill_loss
                 metrics.update(distill_metrics)
             metrics["actor/grad_norm"] = self._step("actor", self.policy_optimizer, policy_loss, self.policy)
 
-        # Targets follow the online networks.
-        self.world_model.update_targets()
         self.cost.critic.update_targets()
-        return self._guard(metrics)
+        return metrics
 
     def _step(self, name: str, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module) -> torch.Tensor | None:
         """Take one optimizer step; return the gradient norm, or None when the step was skipped."""
@@ -140,7 +159,8 @@ class Learner:
 
     def _guard(self, metrics: dict[str, torch.Tensor | None]) -> dict[str, torch.Tensor]:
         """Drop the metrics of skipped steps and stop the run after too many bad updates in a row."""
-        skipped = [name for name in self.skipped_steps if metrics[f"{name}/grad_norm"] is None]
+        # Only the modules that this update stepped have a gradient norm in ``metrics``.
+        skipped = [name for name in self.skipped_steps if f"{name}/grad_norm" in metrics and metrics[f"{name}/grad_norm"] is None]
         if not skipped:
             self.nonfinite_updates_in_a_row = 0
             return metrics
@@ -167,8 +187,8 @@ class Learner:
         weights = batch.planned * batch.mask
         return distillation_loss(self.policy, latents[:-1], batch.planned_actions, weights)
 
-    def _critic_loss(self, batch: TrajectoryBatch, prediction: WorldModelLoss) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        latents = prediction.latents[:-1].detach()  # (H, B, D): the latent in which a_t was taken.
+    def _critic_loss(self, batch: TrajectoryBatch, latents: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        latents = latents[:-1]  # (H, B, D): the latent in which a_t was taken.
         with torch.no_grad():
             next_latents = self.world_model.encode(batch.next_obs)
             next_actions, _ = self.policy(next_latents)

@@ -102,6 +102,35 @@ def test_eval_speed_cost_reports_measures(run_dir, capsys):
     assert result["cost_terms"]["critic"] == 0.0
 
 
+def test_eval_refit_trains_critic_for_new_cost(run_dir, capsys):
+    output = eval_json(
+        capsys, run_dir, "--cost", SPEED_COST, "--cost-set", "critic_weight=1.0", "--refit-steps", "60",
+        "--mode", "both", "--episodes", "1", "--fit-steps", "50",
+    )
+
+    refit = output["refit"]
+    assert refit["steps"] == 60
+    assert np.isfinite(refit["critic_loss"])
+    # Every step cost of the new cost is >= 0 (|v - 2|, action energy, the flip limit), so its
+    # cost-to-go is positive, unlike that of the training cost (negative reward).
+    assert refit["cost_to_go"] > 0
+    assert list(output["eval"]) == ["reactive", "deliberative"]
+    assert output["eval"]["deliberative"]["cost_terms"]["critic"] > 0
+
+
+def test_eval_without_refit_reports_none(run_dir, capsys):
+    output = eval_json(capsys, run_dir, "--measure", "--mode", "reactive", "--episodes", "1")
+
+    assert output["refit"] is None
+
+
+def test_eval_refit_needs_new_cost(run_dir, capsys):
+    exit_code = main(["eval", str(run_dir), "--refit-steps", "10"])
+
+    assert exit_code == 2
+    assert "--refit-steps 10 needs a new cost" in capsys.readouterr().err
+
+
 def test_eval_cost_set_changes_target(run_dir, capsys):
     output = eval_json(
         capsys, run_dir, "--cost", SPEED_COST, "--cost-set", "terms.speed.target=-1.0", "--episodes", "1", "--fit-steps", "50"
