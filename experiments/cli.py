@@ -360,6 +360,7 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
                 )
             config_overrides, adaptive_options = split_eval_overrides(args.overrides, args.mode)
             trainer, metadata = load_run(args, config_overrides)
+            check_planner_overrides(config_overrides, trainer.config.actor.planner.name)
             if measured:
                 fits, configurator = prepare_measured_eval(args, trainer, retasking, adaptive_options)
     except InputError:
@@ -369,6 +370,8 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
     if measured:
         # After the input checks, so that the refit's progress logs show as it runs.
         refit = refit_critic_and_policy(trainer.agent, args.refit_steps) if args.refit_steps > 0 else None
+        if refit is not None and trainer.agent.modules.cost.critic_weight == 0 and args.mode != "reactive":
+            logger.warning("the new cost gives the critic weight 0, so the planner ignores the refitted critic; add --cost-set critic_weight=1 to use it")
         return run_measured_eval(args, trainer, metadata, fits, configurator, retasking, refit)
     mode = args.mode or "both"
     modes = ["reactive", "deliberative"] if mode == "both" else [mode]
@@ -408,6 +411,16 @@ def split_eval_overrides(overrides: list[str], mode: str | None) -> tuple[list[s
         apply_override(parsed, override)
         options.update(parsed["configurator"]["options"])
     return config_overrides, options
+
+
+def check_planner_overrides(overrides: list[str], planner: str) -> None:
+    """Raise ConfigError for a planner override that the run's planner does not read."""
+    keys = {override.partition("=")[0].strip() for override in overrides}
+    if planner == "cem" and "actor.planner.temperature" in keys:
+        raise ConfigError(
+            "--set actor.planner.temperature has no effect: the run plans with 'cem', which refits to the elites "
+            "with equal weights; drop it, or evaluate a run that plans with 'mppi'"
+        )
 
 
 def prepare_measured_eval(

@@ -144,3 +144,20 @@ def test_eval_bad_override(run_dir, capsys, args, fragment):
     assert lines[0].startswith("ami eval: error: ")
     assert fragment in lines[0]
     assert captured.out == ""
+
+
+def test_eval_rejects_temperature_for_cem(tmp_path, capsys):
+    overrides = [f"runs_dir={tmp_path}", "train.total_steps=120", "train.seed_steps=100", "train.eval_every=120", "actor.planner.name=cem"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["run", str(DEBUG_CONFIG), "--quiet", *[arg for o in overrides for arg in ("--set", o)]]) == 0
+    (run,) = (tmp_path / "InvertedPendulum-v5").iterdir()
+    capsys.readouterr()
+
+    exit_code = main(["eval", str(run), "--episodes", "1", "--set", "actor.planner.temperature=2.0"])
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_code == 2
+    assert lines == [
+        "ami eval: error: --set actor.planner.temperature has no effect: the run plans with 'cem', which refits to the elites "
+        "with equal weights; drop it, or evaluate a run that plans with 'mppi'"
+    ]
