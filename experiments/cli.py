@@ -122,7 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--quiet", action="store_true", help="no progress bar")
 
     bench = commands.add_parser("bench", help="run a benchmark and print its figures; see `ami bench NAME --help`")
-    bench.add_argument("benchmark", choices=sorted(BENCHMARKS), help="planning: planner speed; step_time: one update and one action")
+    bench.add_argument(
+        "benchmark", choices=sorted(BENCHMARKS),
+        help="planning: planner speed; render: pixel frames per second; step_time: one update and one action",
+    )
     bench.add_argument("arguments", nargs=argparse.REMAINDER, help="the benchmark's own arguments")
     maze_eval.add_parser(commands)
     return parser
@@ -152,7 +155,11 @@ PLANNER_REPORT_FIELDS = ("name", "num_samples", "iterations", "horizon", "num_el
 """Planner settings that ``ami eval`` prints beside its results."""
 
 
-BENCHMARKS = {"planning": "experiments.benchmarks.planning", "step_time": "experiments.benchmarks.step_time"}
+BENCHMARKS = {
+    "planning": "experiments.benchmarks.planning",
+    "render": "experiments.benchmarks.render",
+    "step_time": "experiments.benchmarks.step_time",
+}
 """``ami bench`` names and the modules whose ``main(argv)`` runs them."""
 
 
