@@ -21,11 +21,12 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ami.config.loader import ConfigError, apply_override, load_config
 from ami.configurator.adaptive import AdaptiveConfigurator
+from ami.cost.module import CostModule
 from ami.registry import RegistryError
 from ami.training.checkpoint import CHECKPOINT_NAME, CheckpointError, check_checkpoint_matches, load_checkpoint
 from ami.training.evaluate import EVAL_SEED_OFFSET, evaluate
 from ami.training.measure import measure_episodes
-from ami.training.refit import RefitReport, refit_critic_and_policy
+from ami.training.refit import RefitDivergedError, RefitReport, refit_critic_and_policy
 from ami.training.retask import HeadFit, describe_cost, resolve_new_cost, retask
 from ami.training.run_dir import RunDirError, create_run_dir, lock_run_dir, read_run_config, write_run_config
 from ami.training.trainer import Trainer
@@ -83,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="gradient steps to fit, from the run's replay buffer, the quantity heads that the new cost needs and the checkpoint lacks (default 500)",
     )
     evaluate_cmd.add_argument(
-        "--refit-steps", type=non_negative_int, default=0,
+        "--refit-steps", type=positive_int, default=None,
         help="with --cost/--cost-set: updates that train a new critic and the policy under the new cost from the run's "
-        "replay buffer, on the frozen world model, before evaluating; no env steps (default 0: keep the trained ones)",
+        "replay buffer, on the frozen world model, before evaluating; no env steps (default: keep the trained ones)",
     )
     evaluate_cmd.add_argument("--episodes", type=positive_int, default=10, help="episodes per mode (default 10)")
     evaluate_cmd.add_argument(
@@ -164,17 +165,25 @@ BENCHMARKS = {
 
 
 def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    value = parse_int(text)
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
 
 
 def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    value = parse_int(text)
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
     return value
+
+
+def parse_int(text: str) -> int | None:
+    """Return ``text`` as an integer, or None when it is not one (``2.5``, ``abc``)."""
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,7 +369,7 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
     measured = retasking or args.measure or args.mode == "adaptive"
     try:
         with reported_as_input_error("eval", log_buffer):
-            if args.refit_steps > 0 and not retasking:
+            if args.refit_steps is not None and not retasking:
                 raise ConfigError(
                     f"--refit-steps {args.refit_steps} needs a new cost (--cost or --cost-set): under the run's own cost "
                     "the trained critic and policy already fit; add a cost or drop --refit-steps"
@@ -375,10 +384,14 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
 
     release_logs(log_buffer)
     if measured:
+        if retasking:
+            warn_about_critic(trainer.agent.modules.cost, args)
         # After the input checks, so that the refit's progress logs show as it runs.
-        refit = refit_critic_and_policy(trainer.agent, args.refit_steps) if args.refit_steps > 0 else None
-        if refit is not None and trainer.agent.modules.cost.critic_weight == 0 and args.mode != "reactive":
-            logger.warning("the new cost gives the critic weight 0, so the planner ignores the refitted critic; add --cost-set critic_weight=1 to use it")
+        try:
+            refit = refit_critic_and_policy(trainer.agent, args.refit_steps) if args.refit_steps is not None else None
+        except RefitDivergedError as error:
+            print(f"ami eval: error: {error}", file=sys.stderr)
+            return 2
         return run_measured_eval(args, trainer, metadata, fits, configurator, retasking, refit)
     mode = args.mode or "both"
     modes = ["reactive", "deliberative"] if mode == "both" else [mode]
@@ -418,6 +431,20 @@ def split_eval_overrides(overrides: list[str], mode: str | None) -> tuple[list[s
         apply_override(parsed, override)
         options.update(parsed["configurator"]["options"])
     return config_overrides, options
+
+
+def warn_about_critic(cost: CostModule, args: argparse.Namespace) -> None:
+    """Warn when the planner under a new cost would ignore a refitted critic or read the training cost's critic."""
+    if args.mode == "reactive":
+        return
+    if args.refit_steps is not None and cost.critic_weight == 0:
+        logger.warning("the new cost gives the critic weight 0, so the planner ignores the refitted critic; add --cost-set critic_weight=1 to use it")
+    if args.refit_steps is None and cost.critic_weight != 0 and cost.task_weight == 0:
+        logger.warning(
+            "the new cost switches the training reward off but keeps the critic (weight %g), which learned the training "
+            "cost's cost-to-go; add --refit-steps N (e.g. 3000) to fit a critic to the new cost, or --cost-set critic_weight=0",
+            cost.critic_weight,
+        )
 
 
 def check_planner_overrides(overrides: list[str], planner: str) -> None:

@@ -19,10 +19,14 @@ import torch
 from agents.ami_agent import AMIAgent
 from ami.build import instantiate
 from ami.cost.base import CRITICS
-from ami.training.learner import Learner
+from ami.training.learner import Learner, TrainingDivergedError
 from ami.training.retask import rollout_latents
 
 logger = logging.getLogger(__name__)
+
+
+class RefitDivergedError(ValueError):
+    """The critic's TD loss stayed non-finite under the new cost, which usually means step costs too large for float32."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,14 @@ def refit_critic_and_policy(agent: AMIAgent, steps: int, batch_size: int | None 
     losses, costs_to_go = [], []
     for step in range(1, steps + 1):
         batch = modules.replay.sample(batch_size, horizon)
-        metrics = learner.update_critic_and_policy(batch, rollout_latents(modules.world_model, batch))
+        try:
+            metrics = learner.update_critic_and_policy(batch, rollout_latents(modules.world_model, batch))
+        except TrainingDivergedError:
+            raise RefitDivergedError(
+                f"refitting the critic to the new cost diverged at update {step}: {learner.nonfinite_updates_in_a_row} "
+                "updates in a row had a non-finite loss or gradient. The new cost's step costs are probably too large; "
+                "lower its weights or targets"
+            ) from None
         if step > steps - tail and "critic/loss" in metrics:
             losses.append(metrics["critic/loss"])
             costs_to_go.append(metrics["critic/cost_to_go"])

@@ -58,6 +58,7 @@ from ami.registry import RegistryError, import_plugins
 from ami.spec import TaskSpec
 from envs.make import check_task, make_env
 from experiments.benchmarks.flops import planning_flops
+from experiments.benchmarks.record import output_path, write_record
 from experiments.benchmarks.step_time import cpu_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--peak-size", type=int, default=4096, help="size of the square matrices of the peak measurement (default 4096)")
     parser.add_argument("--min-seconds", type=float, default=1.0, help="time each cell for at least this many seconds (default 1)")
     parser.add_argument("--max-repeats", type=int, default=5, help="timed calls per cell at most (default 5)")
-    parser.add_argument("--output", type=Path, default=None, help="JSON record path (default experiments/benchmarks/results/planning-<time>.json)")
+    parser.add_argument("--output", type=output_path, default=None, help="JSON record path (default experiments/benchmarks/results/planning-<time>.json)")
     args = parser.parse_args(argv)
 
     if args.threads > 0:
@@ -330,8 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     record["load_average_after"] = os.getloadavg()
     output = args.output or default_output(stamp)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(record, indent=2) + "\n")
+    write_record(record, output)
     print(f"\nwrote {output}")
 
 

@@ -26,14 +26,13 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
 import mujoco
-import numpy as np
 
 from ami.config.schema import EnvConfig
 from envs.gl_backend import select_gl_backend
 from envs.make import check_task, make_env
+from experiments.benchmarks.record import output_path, write_record
 from experiments.benchmarks.step_time import RESULTS_DIR, cpu_name, parse_counts
 
 SCENES = {
@@ -99,11 +98,14 @@ def parse_scenes(text: str) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m experiments.benchmarks.render", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=parse_tasks, default=parse_tasks("InvertedPendulum-v5,HalfCheetah-v5"))
+    parser.add_argument(
+        "--tasks", type=parse_tasks, default=parse_tasks("InvertedPendulum-v5,HalfCheetah-v5"),
+        help="Gymnasium task ids separated by commas (default InvertedPendulum-v5,HalfCheetah-v5)",
+    )
     parser.add_argument("--sizes", type=parse_counts, default=[64], help="image sizes in pixels, e.g. 64,84")
     parser.add_argument("--steps", type=positive_int, default=500, help="timed env steps per cell")
     parser.add_argument("--scenes", type=parse_scenes, default=list(SCENES), help=f"subset of {', '.join(SCENES)}")
-    parser.add_argument("--output", default=None, help=f"JSON record path (default: {RESULTS_DIR}/render-<time>.json)")
+    parser.add_argument("--output", type=output_path, default=None, help=f"JSON record path (default: {RESULTS_DIR}/render-<time>.json)")
     return parser.parse_args(argv)
 
 
@@ -138,10 +140,10 @@ def run(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     record = run(args)
-    output = Path(args.output) if args.output else RESULTS_DIR / f"render-{record['time'].replace(':', '')}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(record, indent=2) + "\n")
+    # Printed first, so that the figures survive a failed write.
     print(json.dumps(record, indent=2))
+    output = args.output or RESULTS_DIR / f"render-{record['time'].replace(':', '')}.json"
+    write_record(record, output)
     print(f"record: {output}", file=sys.stderr)
     return 0
 

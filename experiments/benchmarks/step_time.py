@@ -46,6 +46,7 @@ from ami.device import resolve_device
 from ami.training.logger import MetricLogger
 from ami.training.trainer import Trainer
 from envs.make import check_task
+from experiments.benchmarks.record import output_path, write_record
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO_ROOT / "experiments" / "benchmarks" / "results"
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--vector-steps", type=int, default=20, help="timed training-loop iterations per throughput cell (default 20)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads of PyTorch; 0 keeps the config's num_threads")
-    parser.add_argument("--output", type=Path, default=None, help="JSON record path (default experiments/benchmarks/results/step_time-<time>.json)")
+    parser.add_argument("--output", type=output_path, default=None, help="JSON record path (default experiments/benchmarks/results/step_time-<time>.json)")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.vector_steps < 1:
         parser.error("--repeats and --vector-steps must be positive")
@@ -255,10 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     record["torch_threads"] = torch.get_num_threads()
     record["load_average_after"] = os.getloadavg()
-    output = args.output or RESULTS_DIR / f"step_time-{stamp}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
+    output = args.output or RESULTS_DIR / f"step_time-{stamp}.json"
+    write_record(record, output)
     print(f"wrote {output}", file=sys.stderr)
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from experiments.benchmarks import render
+from experiments.benchmarks.record import write_record
 
 
 def test_render_benchmark_writes_cells(tmp_path, capsys):
@@ -30,11 +31,26 @@ def test_render_benchmark_writes_cells(tmp_path, capsys):
         (["--tasks", "NoSuchTask-v0"], "unknown task 'NoSuchTask-v0'"),
         (["--scenes", "plain,shiny"], "invalid scenes ['shiny']"),
         (["--steps", "0"], "invalid count '0'"),
+        (["--output", "{tmp}"], "is a folder; give a file path for the JSON record"),
+        (["--output", "{tmp}/a_file/record.json"], "/a_file' is a file, not a folder; choose another path"),
     ],
 )
-def test_render_benchmark_rejects_bad_arguments(args, fragment, capsys):
+def test_render_benchmark_rejects_bad_arguments(args, fragment, capsys, tmp_path):
+    (tmp_path / "a_file").write_text("")
+
     with pytest.raises(SystemExit) as exit_info:
-        render.main(args)
+        render.main([arg.format(tmp=tmp_path) for arg in args])
 
     assert exit_info.value.code == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_write_record_keeps_old_file_on_failure(tmp_path):
+    path = tmp_path / "record.json"
+    write_record({"figure": 1}, path)
+
+    with pytest.raises(TypeError):
+        write_record({"figure": object()}, path)
+
+    assert json.loads(path.read_text()) == {"figure": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from agents.ami_agent import AMIAgent
-from ami.training.refit import refit_critic_and_policy
+from ami.training.refit import RefitDivergedError, refit_critic_and_policy
 from tests.tiny import DEVICES, HORIZON, tiny_config, tiny_spec
 
 
@@ -63,3 +63,11 @@ def test_refit_rejects_bad_input():
         refit_critic_and_policy(agent, steps=10)
     with pytest.raises(ValueError, match="invalid number of refit steps 0"):
         refit_critic_and_policy(agent_with_replay("cpu"), steps=0)
+
+
+def test_refit_reports_divergence_under_huge_cost():
+    agent = agent_with_replay("cpu")
+    agent.modules.cost.task_weight = 1e38  # reward 1 per step: step costs of -1e38 overflow the TD targets
+
+    with pytest.raises(RefitDivergedError, match="diverged at update 10: 10 updates in a row"):
+        refit_critic_and_policy(agent, steps=50)

@@ -124,6 +124,35 @@ def test_eval_without_refit_reports_none(run_dir, capsys):
     assert output["refit"] is None
 
 
+def test_eval_refit_divergence_is_one_line(run_dir, capsys):
+    exit_code = main([
+        "eval", str(run_dir), "--cost", str(SPEED_COST), "--cost-set", "terms.speed.weight=1e38", "--cost-set", "critic_weight=1",
+        "--refit-steps", "20", "--episodes", "1", "--fit-steps", "20",
+    ])
+
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ami eval: error:")]
+    assert exit_code == 2
+    assert len(errors) == 1
+    assert "refitting the critic to the new cost diverged" in errors[0]
+    assert "lower its weights or targets" in errors[0]
+
+
+@pytest.mark.parametrize("steps", ["0", "2.5"])
+def test_eval_refit_steps_must_be_positive(run_dir, capsys, steps):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", str(run_dir), "--cost", str(SPEED_COST), "--refit-steps", steps])
+
+    assert exit_info.value.code == 2
+    assert f"argument --refit-steps: must be a positive integer, got '{steps}'" in capsys.readouterr().err
+
+
+def test_eval_warns_about_training_critic(run_dir, capsys):
+    exit_code = main(["eval", str(run_dir), "--cost", str(SPEED_COST), "--cost-set", "critic_weight=1", "--episodes", "1", "--fit-steps", "20"])
+
+    assert exit_code == 0
+    assert "keeps the critic (weight 1), which learned the training cost's cost-to-go" in capsys.readouterr().err
+
+
 def test_eval_refit_needs_new_cost(run_dir, capsys):
     exit_code = main(["eval", str(run_dir), "--refit-steps", "10"])
 
