@@ -110,7 +110,7 @@ class Learner:
         return self._guard(metrics)
 
     def update_critic_and_policy(self, batch: TrajectoryBatch, latents: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One critic step and one policy step on a frozen world model; return detached metrics by tag.
+        """Take one critic step and one policy step on a frozen world model; return detached metrics by tag.
 
         Args:
             batch: ``H`` transitions per sub-trajectory.
@@ -123,7 +123,7 @@ class Learner:
         return self._guard(self._update_critic_and_policy(batch, latents))
 
     def _update_critic_and_policy(self, batch: TrajectoryBatch, latents: torch.Tensor) -> dict[str, torch.Tensor | None]:
-        """Critic and policy steps of ``update_critic_and_policy``, with ``None`` gradient norms for skipped steps."""
+        """Take the critic and policy steps of ``update_critic_and_policy``; skipped steps get ``None`` gradient norms."""
         # Critic: TD regression of the cost-to-go on the detached latents.
         critic_loss, metrics = self._critic_loss(batch, latents)
         metrics["critic/grad_norm"] = self._step("critic", self.critic_optimizer, critic_loss, self.cost.critic)
