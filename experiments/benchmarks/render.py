@@ -6,7 +6,7 @@ Usage::
         [--sizes 64] [--steps 500] [--scenes state,plain,full] [--output PATH]
 
 Each cell builds the task's env as ``ami run`` does (``envs.make.make_env``) and times
-``--steps`` env steps with uniform random actions, resets included, after 20 warm-up steps.
+``--steps`` env steps with uniform random actions, resets included, after 100 warm-up steps.
 Every pixel step renders one frame, so steps per second are frames per second. Scenes:
 
 - ``state``: the state-vector env, no rendering; the physics alone, for reference.
@@ -41,7 +41,7 @@ SCENES = {
     "full": {"pixels": True, "shadows": True, "reflections": True, "skybox": True},
 }
 """Scene name -> ``EnvConfig`` fields."""
-WARMUP_STEPS = 20
+WARMUP_STEPS = 100
 
 
 def steps_per_second(config: EnvConfig, steps: int, seed: int = 0) -> float:
