@@ -12,7 +12,7 @@ from ami.config.loader import ConfigError
 from ami.config.schema import CostConfig
 from ami.cost.base import COST_TERMS, CostTerm, Critic
 from ami.cost.module import CostModule
-from ami.cost.quantities import QuantityError
+from ami.cost.quantities import QuantityError, quantity_index
 from ami.cost.quantity_heads import QuantityHeads
 from ami.spec import TaskSpec
 from ami.world_model.base import WorldModel
@@ -89,6 +89,16 @@ def build_term(table: TermTable, spec: TaskSpec) -> CostTerm:
         raise ConfigError(f"invalid {table.key}: {error}") from None
 
 
+def check_quantities(terms_by_key: Mapping[str, CostTerm], task: str) -> None:
+    """Raise ConfigError naming the config key of the first term that reads a quantity missing from ``task``'s table."""
+    for key, term in terms_by_key.items():
+        for quantity in term.quantities:
+            try:
+                quantity_index(task, quantity)
+            except QuantityError as error:
+                raise ConfigError(f"invalid {key}: {error}") from None
+
+
 def build_cost_module(
     config: CostConfig, spec: TaskSpec, world_model: WorldModel, critic: Critic, discount: float
 ) -> CostModule:
@@ -98,9 +108,12 @@ def build_cost_module(
         for name, weight in config.intrinsic.items()
     }
     groups: dict[str, dict[str, tuple[float, CostTerm]]] = {section: {} for section in TERM_SECTIONS}
+    terms_by_key = {f"cost.intrinsic.{name}": term for name, (_, term) in intrinsic.items()}
     for table in parse_term_tables(config):
         section = table.key.split(".")[1]
         groups[section][table.name] = (table.weight, build_term(table, spec))
+        terms_by_key[table.key] = groups[section][table.name][1]
+    check_quantities(terms_by_key, spec.task)
 
     quantities = {name for _, term in [*intrinsic.values(), *groups["terms"].values(), *groups["safety"].values()] for name in term.quantities}
     if quantities and spec.pixels:

@@ -263,7 +263,7 @@ def test_term_on_task_without_table_rejected():
     config = tiny_config(SPEED_TERM)
     modules = build_modules(tiny_config(), tiny_spec(), torch.device("cpu"))
 
-    with pytest.raises(ConfigError, match="task 'Tiny-v0' has no quantity table.*tasks with a table: Ant-v5, HalfCheetah-v5, Hopper-v5, Walker2d-v5"):
+    with pytest.raises(ConfigError, match=r"^invalid cost\.terms\.speed: task 'Tiny-v0' has no quantity table.*tasks with a table: Ant-v5, HalfCheetah-v5, Hopper-v5, Walker2d-v5"):
         build_cost_module(config.cost, tiny_spec(), modules.world_model, modules.cost.critic, 0.99)
 
 
@@ -299,3 +299,4 @@ def test_quantity_term_rejected_on_pixels():
 
     with pytest.raises(ConfigError, match="observes camera frames \\(env.pixels = true\\)"):
         build_cost_module(tiny_config(SPEED_TERM).cost, spec, modules.world_model, modules.cost.critic, 0.99)
+
