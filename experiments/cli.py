@@ -19,6 +19,7 @@ import gymnasium as gym
 import torch
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ami.actor.base import PLANNERS
 from ami.config.loader import ConfigError, apply_override, load_config
 from ami.configurator.adaptive import AdaptiveConfigurator
 from ami.cost.module import CostModule
@@ -448,13 +449,15 @@ def warn_about_critic(cost: CostModule, args: argparse.Namespace) -> None:
 
 
 def check_planner_overrides(overrides: list[str], planner: str) -> None:
-    """Raise ConfigError for a planner override that the run's planner does not read."""
+    """Raise ConfigError for a planner override that the run's planner never reads."""
     keys = {override.partition("=")[0].strip() for override in overrides}
-    if planner == "cem" and "actor.planner.temperature" in keys:
-        raise ConfigError(
-            "--set actor.planner.temperature has no effect: the run plans with 'cem', which refits to the elites "
-            "with equal weights; drop it, or evaluate a run that plans with 'mppi'"
-        )
+    # The default planner, mppi, reads every field.
+    for field, reason in PLANNERS.get(planner, "actor.planner.name").ignored_config_fields.items():
+        if f"actor.planner.{field}" in keys:
+            raise ConfigError(
+                f"--set actor.planner.{field} has no effect: the run plans with {planner!r}, which {reason}; "
+                "drop it, or evaluate a run that plans with 'mppi'"
+            )
 
 
 def prepare_measured_eval(

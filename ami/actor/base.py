@@ -51,6 +51,9 @@ class Planner(ABC):
     returns the first action of the best sequence it found.
     """
 
+    ignored_config_fields: dict[str, str] = {}
+    """``actor.planner`` fields that this planner never reads, each with the reason, so that overriding one is rejected."""
+
     @abstractmethod
     def plan(
         self,

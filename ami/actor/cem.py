@@ -12,6 +12,8 @@ from ami.actor.sampling import SamplingPlanner
 class CEMPlanner(SamplingPlanner):
     """Refit to the unweighted mean and std of the elites, smoothed by ``momentum``."""
 
+    ignored_config_fields = {"temperature": "refits to the elites with equal weights"}
+
     def refit(self, elite_actions, elite_costs, mean, std):
         momentum = self.config.momentum
         new_mean = momentum * mean + (1 - momentum) * elite_actions.mean(dim=1)

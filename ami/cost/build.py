@@ -110,12 +110,12 @@ def build_cost_module(
     groups: dict[str, dict[str, tuple[float, CostTerm]]] = {section: {} for section in TERM_SECTIONS}
     terms_by_key = {f"cost.intrinsic.{name}": term for name, (_, term) in intrinsic.items()}
     for table in parse_term_tables(config):
-        section = table.key.split(".")[1]
-        groups[section][table.name] = (table.weight, build_term(table, spec))
-        terms_by_key[table.key] = groups[section][table.name][1]
+        term = build_term(table, spec)
+        groups[table.key.split(".")[1]][table.name] = (table.weight, term)
+        terms_by_key[table.key] = term
     check_quantities(terms_by_key, spec.task)
 
-    quantities = {name for _, term in [*intrinsic.values(), *groups["terms"].values(), *groups["safety"].values()] for name in term.quantities}
+    quantities = {name for term in terms_by_key.values() for name in term.quantities}
     if quantities and spec.pixels:
         raise ConfigError(
             f"the cost terms read the quantities {sorted(quantities)}, which the quantity table reads from state "

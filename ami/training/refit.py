@@ -44,9 +44,9 @@ class RefitReport:
 def refit_critic_and_policy(agent: AMIAgent, steps: int, batch_size: int | None = None, log_every: int = 1000) -> RefitReport:
     """Train a fresh critic and the agent's policy under ``agent``'s current cost for ``steps`` updates.
 
-    The critic starts from new weights, because the old one predicts another cost; the policy
-    starts from its trained weights, so that it begins from a gait that the replay, and so the world model, covers.
-    Batches come from ``agent.modules.replay``, which must hold the run's transitions. The
+    The critic starts from new weights, because the old one predicts another cost. The policy
+    starts from its trained weights, so it begins from a gait that the replay and the world
+    model cover. Batches come from ``agent.modules.replay``, which must contain the run's transitions. The
     agent's learner is replaced by one that owns the new critic's optimizer.
     """
     if steps < 1:

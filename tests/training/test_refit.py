@@ -11,7 +11,7 @@ from tests.tiny import DEVICES, HORIZON, tiny_config, tiny_spec
 
 
 def agent_with_replay(device: str, transitions: int = 40) -> AMIAgent:
-    """Tiny agent whose replay holds ``transitions`` random steps of one episode, each with reward 1."""
+    """Build a tiny agent whose replay contains ``transitions`` random steps of one episode, each with reward 1."""
     torch.manual_seed(0)
     spec = tiny_spec()
     agent = AMIAgent(tiny_config(f"device={device}"), spec, torch.device(device))
@@ -27,7 +27,7 @@ def parameters_of(module: torch.nn.Module) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_refit_trains_new_critic_and_policy_on_frozen_world_model(device):
+def test_refit_keeps_world_model_frozen(device):
     agent = agent_with_replay(device)
     world_model_before = parameters_of(agent.modules.world_model)
     policy_before = parameters_of(agent.modules.actor.policy)
