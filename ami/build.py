@@ -11,6 +11,7 @@ import torch
 
 from ami.actor.actor import Actor
 from ami.actor.base import PLANNERS, POLICIES
+from ami.actor.memory import activation_width, check_planner_memory
 from ami.config.loader import ConfigError
 from ami.config.schema import RunConfig
 from ami.config.hierarchy import validate_sequence_length
@@ -80,6 +81,8 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
     world_model.to(device)
     cost.to(device)
     actor.to(device)
+    width = activation_width(world_model, cost, policy)
+    check_planner_memory(planner.memory_estimate(config.env.num_envs, world_model.latent_dim, width), config.env.num_envs, device)
     logger.info(
         "built modules: encoder=%s world_model=%s critic=%s policy=%s planner=%s replay=%s on %s",
         perception.name, config.world_model.name, critic_config.name, policy_config.name,

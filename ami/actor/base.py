@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ami.actor.memory import PlanMemory
 from ami.cost.module import CostModule
 from ami.registry import Registry
 from ami.world_model.base import WorldModel
@@ -65,6 +66,15 @@ class Planner(ABC):
         deterministic: bool = False,
     ) -> PlanResult:
         """Plan from ``latent (batch, latent_dim)``; ``previous_plan`` is ``(batch, horizon, action_dim)``."""
+
+    def memory_estimate(self, batch: int, latent_dim: int, activation_width: int) -> PlanMemory | None:
+        """Estimate the peak memory of one ``plan`` call on ``batch`` states, or return None when unknown.
+
+        ``latent_dim`` is the widest latent the planner rolls out and ``activation_width`` the
+        widest hidden layer of the modules it calls (``ami.actor.memory.activation_width``).
+        Building the modules checks the estimate against the device's free memory.
+        """
+        return None
 
 
 POLICIES: Registry[type[Policy]] = Registry("policy", Policy)

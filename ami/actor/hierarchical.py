@@ -9,6 +9,7 @@ import torch
 
 from ami.actor.acceleration import matmul_precision
 from ami.actor.base import PLANNERS, Planner, PlanResult, Policy
+from ami.actor.memory import BYTES_PER_FLOAT, PlanMemory, rollout_floats_per_row
 from ami.actor.mppi import MPPIPlanner
 from ami.actor.mppi_update import mppi_refit
 from ami.config.schema import HighLevelPlannerConfig, PlannerConfig
@@ -137,6 +138,16 @@ class HierarchicalPlanner(Planner):
         plan = torch.cat([low.plan, high_mean[k:].transpose(0, 1)], dim=1)  # (batch, k * H_high, A)
         cost_terms = {**low.cost_terms, **{f"high_level/{name}": value for name, value in high_terms.items()}}
         return PlanResult(action=low.action, plan=plan.contiguous(), cost_terms=cost_terms, subgoal=subgoal)
+
+    def memory_estimate(self, batch: int, latent_dim: int, activation_width: int) -> PlanMemory:
+        """The larger of the two levels' estimates; they run one after the other."""
+        high = self.high
+        steps = self.config.horizon * high.horizon  # env actions per high-level candidate
+        action_dim = self.low_level.action_low.shape[0]
+        floats = high.num_samples * batch * rollout_floats_per_row(steps, action_dim, latent_dim, activation_width)
+        high_level = PlanMemory(floats * BYTES_PER_FLOAT, "actor.planner.high_level.num_samples", high.num_samples)
+        low_level = self.low_level.memory_estimate(batch, latent_dim, activation_width)
+        return max(high_level, low_level, key=lambda estimate: estimate.num_bytes)
 
     def _first_level(self, world_model: WorldModel) -> WorldModelLevel:
         if not isinstance(world_model, HJEPAWorldModel):

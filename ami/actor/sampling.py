@@ -10,6 +10,7 @@ import torch
 
 from ami.actor.acceleration import GuardedCompile, matmul_precision, validate_acceleration
 from ami.actor.base import Planner, PlanResult, Policy
+from ami.actor.memory import BYTES_PER_FLOAT, PlanMemory, rollout_floats_per_row
 from ami.config.schema import PlannerConfig
 from ami.cost.module import CostModule, TrajectoryCost
 from ami.spec import TaskSpec
@@ -69,6 +70,12 @@ class SamplingPlanner(Planner):
             self.action_low = self.action_low.to(device)
             self.action_high = self.action_high.to(device)
         return self.action_low, self.action_high
+
+    def memory_estimate(self, batch: int, latent_dim: int, activation_width: int) -> PlanMemory:
+        config = self.config
+        rows = config.num_samples * batch
+        floats = rows * rollout_floats_per_row(config.horizon, self.action_low.shape[0], latent_dim, activation_width)
+        return PlanMemory(floats * BYTES_PER_FLOAT, "actor.planner.num_samples", config.num_samples)
 
     @abstractmethod
     def refit(
