@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             return command_maze_eval(args, log_buffer)
         if args.command == "bench":
             release_logs(log_buffer)
-            importlib.import_module(BENCHMARKS[args.benchmark]).main(args.arguments)
+            importlib.import_module(BENCHMARKS[args.benchmark]).main(args.arguments, prog=f"ami bench {args.benchmark}")
             return 0
         return command_eval(args, log_buffer)
     finally:
@@ -473,6 +473,13 @@ def prepare_measured_eval(
     return fits, configurator
 
 
+def describe_quantity_heads(trainer: Trainer, fits: dict[str, HeadFit]) -> dict[str, dict[str, Any]]:
+    """Return each quantity head of the evaluated cost with its origin; only re-tasking measures the heads' error."""
+    heads = {name: {"source": "checkpoint"} for name in trainer.agent.modules.cost.quantity_heads.names}
+    heads.update({name: dataclasses.asdict(fit) for name, fit in fits.items()})
+    return heads
+
+
 def run_measured_eval(
     args: argparse.Namespace,
     trainer: Trainer,
@@ -495,7 +502,7 @@ def run_measured_eval(
         "step": metadata["step"],
         "planner": planner_settings(trainer),
         "cost": describe_cost(trainer.agent.modules.cost),
-        "quantity_heads": {name: dataclasses.asdict(fit) for name, fit in fits.items()},
+        "quantity_heads": describe_quantity_heads(trainer, fits),
         "refit": dataclasses.asdict(refit) if refit is not None else None,
         "eval": results,
     }

@@ -272,8 +272,8 @@ def default_output(stamp: str) -> Path:
     return RESULTS_DIR / f"planning-{stamp}.json"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.benchmarks.planning") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help=f"TOML config (default {DEFAULT_CONFIG.relative_to(REPO_ROOT)})")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)")
     parser.add_argument("--planner", default=None, help="registered planner name (default: the config's actor.planner.name)")

@@ -96,8 +96,8 @@ def parse_scenes(text: str) -> list[str]:
     return scenes
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m experiments.benchmarks.render", description=__doc__.split("\n\n")[0])
+def parse_args(argv: list[str] | None, prog: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--tasks", type=parse_tasks, default=parse_tasks("InvertedPendulum-v5,HalfCheetah-v5"),
         help="Gymnasium task ids separated by commas (default InvertedPendulum-v5,HalfCheetah-v5)",
@@ -137,8 +137,9 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.benchmarks.render") -> int:
+    """Run the benchmark with command-line arguments ``argv``; ``prog`` names the command in help and errors."""
+    args = parse_args(argv, prog)
     record = run(args)
     # Printed first, so that the figures survive a failed write.
     print(json.dumps(record, indent=2))

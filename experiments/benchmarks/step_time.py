@@ -211,8 +211,8 @@ def benchmark_device(args: argparse.Namespace, device_name: str) -> dict:
     return record
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.benchmarks.step_time") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("config", help="TOML config, e.g. experiments/configs/inverted_pendulum.toml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field (repeatable)")
     parser.add_argument("--repeats", type=int, default=50, help="timed calls of the single update and action medians (default 50)")

@@ -221,3 +221,12 @@ def test_bench_planning_bad_input(tmp_path, capsys, arguments, fragment):
     assert fragment in stderr_lines(captured.err)[-1]
     assert "Traceback" not in captured.err
     assert not output.exists()
+
+
+@pytest.mark.parametrize("benchmark", ["planning", "render", "step_time"])
+def test_bench_help_names_ami_command(capsys, benchmark):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", benchmark, "--help"])
+
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: ami bench {benchmark} ")

@@ -195,7 +195,7 @@ def test_eval_adaptive_mode(run_dir, capsys):
     result = output["eval"]["adaptive"]
     assert 0 < result["deliberative_share"] < 1
     assert set(result["ms_per_action"]) == {"reactive", "deliberative"}
-    assert output["quantity_heads"] == {}
+    assert output["quantity_heads"] == {"tip_angle": {"source": "checkpoint"}}
 
 
 @pytest.mark.parametrize(
