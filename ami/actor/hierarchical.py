@@ -11,7 +11,7 @@ from ami.actor.acceleration import matmul_precision
 from ami.actor.base import PLANNERS, Planner, PlanResult, Policy
 from ami.actor.memory import BYTES_PER_FLOAT, PlanMemory, rollout_floats_per_row
 from ami.actor.mppi import MPPIPlanner
-from ami.actor.mppi_update import mppi_refit
+from ami.actor.mppi_update import MIN_TEMPERATURE, mppi_refit
 from ami.config.schema import HighLevelPlannerConfig, PlannerConfig
 from ami.cost.goal import find_goal_terms
 from ami.cost.module import CostModule, TrajectoryCost
@@ -268,7 +268,10 @@ def validate_high_level_config(config: HighLevelPlannerConfig) -> None:
             1 <= config.num_elites <= config.num_samples,
             f"{key}.num_elites must be between 1 and num_samples={config.num_samples}, got {config.num_elites}",
         ),
-        (config.temperature > 0, f"{key}.temperature must be positive, got {config.temperature}"),
+        (
+            MIN_TEMPERATURE <= config.temperature < math.inf,
+            f"{key}.temperature must be finite and at least {MIN_TEMPERATURE:.3g} (the smallest normal float32), got {config.temperature}",
+        ),
         (
             math.isfinite(config.subgoal_weight) and config.subgoal_weight >= 0,
             f"{key}.subgoal_weight must be finite and >= 0, got {config.subgoal_weight}",

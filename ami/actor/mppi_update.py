@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import torch
 
+MIN_TEMPERATURE = torch.finfo(torch.float32).tiny
+"""Smallest usable temperature: the smallest normal float32, about 1.2e-38. Costs are float32, so a
+smaller temperature rounds to 0 and the weights become NaN."""
+
 
 def mppi_weights(elite_costs: torch.Tensor, temperature: float) -> torch.Tensor:
     """Weight the elites by ``exp(-(cost - min cost) / temperature)``, normalized over the elites.

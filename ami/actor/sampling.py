@@ -11,6 +11,7 @@ import torch
 from ami.actor.acceleration import GuardedCompile, matmul_precision, validate_acceleration
 from ami.actor.base import Planner, PlanResult, Policy
 from ami.actor.memory import BYTES_PER_FLOAT, PlanMemory, rollout_floats_per_row
+from ami.actor.mppi_update import MIN_TEMPERATURE
 from ami.config.schema import PlannerConfig
 from ami.cost.module import CostModule, TrajectoryCost
 from ami.spec import TaskSpec
@@ -233,7 +234,11 @@ def validate_planner_config(config: PlannerConfig, num_policy_samples: int) -> N
             1 <= config.num_elites <= config.num_samples,
             f"actor.planner.num_elites must be between 1 and num_samples={config.num_samples}, got {config.num_elites}",
         ),
-        (0 < config.temperature < math.inf, f"actor.planner.temperature must be positive and finite, got {config.temperature}"),
+        (
+            MIN_TEMPERATURE <= config.temperature < math.inf,
+            f"actor.planner.temperature must be finite and at least {MIN_TEMPERATURE:.3g} (the smallest normal float32), "
+            f"got {config.temperature}",
+        ),
         (
             0 < config.min_std <= config.max_std,
             f"actor.planner needs 0 < min_std <= max_std, got min_std={config.min_std}, max_std={config.max_std}",

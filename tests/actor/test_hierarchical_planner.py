@@ -196,7 +196,7 @@ def test_horizon_other_than_k_raises():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("num_samples", 0), ("horizon", 0), ("iterations", 0), ("num_elites", 300), ("temperature", 0.0), ("subgoal_weight", -1.0)],
+    [("num_samples", 0), ("horizon", 0), ("iterations", 0), ("num_elites", 300), ("temperature", 0.0), ("temperature", 1e-300), ("subgoal_weight", -1.0)],
 )
 def test_high_level_config_errors_name_key(field, value):
     config = PlannerConfig(name="hierarchical", high_level=dataclasses.replace(HighLevelPlannerConfig(), **{field: value}))

@@ -104,7 +104,11 @@ BAD_EVAL_OVERRIDES = {
     ),
     "planner_temperature_infinite": (
         ["--mode", "deliberative", "--set", "actor.planner.temperature=inf"],
-        "actor.planner.temperature must be positive and finite, got inf",
+        "actor.planner.temperature must be finite and at least 1.18e-38 (the smallest normal float32), got inf",
+    ),
+    "planner_temperature_below_float32": (
+        ["--mode", "deliberative", "--set", "actor.planner.temperature=1e-300"],
+        "actor.planner.temperature must be finite and at least 1.18e-38 (the smallest normal float32), got 1e-300",
     ),
     "planner_in_reactive_mode": (
         ["--mode", "reactive", "--set", "actor.planner.num_samples=64"],

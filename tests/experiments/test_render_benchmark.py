@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -33,10 +34,12 @@ def test_render_benchmark_writes_cells(tmp_path, capsys):
         (["--steps", "0"], "invalid count '0'"),
         (["--output", "{tmp}"], "is a folder; give a file path for the JSON record"),
         (["--output", "{tmp}/a_file/record.json"], "/a_file' is a file, not a folder; choose another path"),
+        (["--output", "{tmp}/a_pipe"], "/a_pipe' is not a regular file (a device, pipe or socket)"),
     ],
 )
 def test_render_benchmark_rejects_bad_arguments(args, fragment, capsys, tmp_path):
     (tmp_path / "a_file").write_text("")
+    os.mkfifo(tmp_path / "a_pipe")
 
     with pytest.raises(SystemExit) as exit_info:
         render.main([arg.format(tmp=tmp_path) for arg in args])
@@ -54,3 +57,35 @@ def test_write_record_keeps_old_file_on_failure(tmp_path):
 
     assert json.loads(path.read_text()) == {"figure": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_write_record_permissions_follow_umask(tmp_path):
+    path = tmp_path / "record.json"
+    umask = os.umask(0o022)
+    try:
+        write_record({"figure": 1}, path)
+    finally:
+        os.umask(umask)
+
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_write_record_keeps_existing_permissions(tmp_path):
+    path = tmp_path / "record.json"
+    path.write_text("{}")
+    path.chmod(0o640)
+
+    write_record({"figure": 2}, path)
+
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert json.loads(path.read_text()) == {"figure": 2}
+
+
+def test_write_record_failure_is_one_line(tmp_path):
+    (tmp_path / "a_file").write_text("")
+
+    with pytest.raises(SystemExit) as exit_info:
+        write_record({"figure": 1}, tmp_path / "a_file" / "record.json")
+
+    assert str(exit_info.value).startswith("error: failed to write the record to ")
+    assert str(exit_info.value).endswith("choose another --output")
