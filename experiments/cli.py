@@ -21,6 +21,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ami.actor.base import PLANNERS
 from ami.config.loader import ConfigError, apply_override, load_config
+from ami.config.validate import MAX_SEED
 from ami.configurator.adaptive import AdaptiveConfigurator
 from ami.cost.module import CostModule
 from ami.registry import RegistryError
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a key of the cost section, e.g. terms.speed.target=3.0 (repeatable; applied after --cost)",
     )
     evaluate_cmd.add_argument(
-        "--fit-steps", type=positive_int, default=500,
+        "--fit-steps", type=positive_int, default=None,
         help="gradient steps to fit, from the run's replay buffer, the quantity heads that the new cost needs and the checkpoint lacks (default 500)",
     )
     evaluate_cmd.add_argument(
@@ -132,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     maze_eval.add_parser(commands)
     return parser
 
+
+DEFAULT_FIT_STEPS = 500
+"""Gradient steps that fit a quantity head missing from the checkpoint when --fit-steps is not given."""
 
 EVAL_OVERRIDES = (
     "configurator.deliberation_budget",
@@ -370,11 +374,7 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
     measured = retasking or args.measure or args.mode == "adaptive"
     try:
         with reported_as_input_error("eval", log_buffer):
-            if args.refit_steps is not None and not retasking:
-                raise ConfigError(
-                    f"--refit-steps {args.refit_steps} needs a new cost (--cost or --cost-set): under the run's own cost "
-                    "the trained critic and policy already fit; add a cost or drop --refit-steps"
-                )
+            check_eval_arguments(args, retasking)
             config_overrides, adaptive_options = split_eval_overrides(args.overrides, args.mode)
             trainer, metadata = load_run(args, config_overrides)
             check_planner_overrides(config_overrides, trainer.config.actor.planner.name)
@@ -434,6 +434,26 @@ def split_eval_overrides(overrides: list[str], mode: str | None) -> tuple[list[s
     return config_overrides, options
 
 
+def check_eval_arguments(args: argparse.Namespace, retasking: bool) -> None:
+    """Raise ConfigError for ``ami eval`` options that have no effect together or run past the seed range."""
+    for option, value in (("--refit-steps", args.refit_steps), ("--fit-steps", args.fit_steps)):
+        if value is not None and not retasking:
+            raise ConfigError(
+                f"{option} {value} needs a new cost (--cost or --cost-set): under the run's own cost "
+                f"the trained modules already fit; add a cost or drop {option}"
+            )
+    if args.seed is not None and args.seed + args.episodes - 1 > MAX_SEED:
+        raise ConfigError(
+            f"invalid --seed {args.seed}: episode seeds run from it to seed + episodes - 1 and must stay at or below "
+            f"2**32 - 1 = {MAX_SEED}; choose a smaller seed"
+        )
+    if retasking and args.mode == "reactive" and args.refit_steps is None:
+        logger.warning(
+            "--mode reactive evaluates the policy, which follows the training cost; the new cost changes only its "
+            "logged cost terms. Add --refit-steps N to retrain the policy under the new cost, or use --mode deliberative"
+        )
+
+
 def warn_about_critic(cost: CostModule, args: argparse.Namespace) -> None:
     """Warn when the planner under a new cost would ignore a refitted critic or read the training cost's critic."""
     if args.mode == "reactive":
@@ -468,7 +488,7 @@ def prepare_measured_eval(
     if retasking:
         cost_config = resolve_new_cost(trainer.config.cost, args.cost, args.cost_overrides)
         load_replay(trainer, Path(args.run_dir) / CHECKPOINT_NAME)
-        fits = retask(trainer.agent, cost_config, fit_steps=args.fit_steps)
+        fits = retask(trainer.agent, cost_config, fit_steps=args.fit_steps or DEFAULT_FIT_STEPS)
     configurator = build_adaptive_configurator(trainer, adaptive_options) if args.mode == "adaptive" else None
     return fits, configurator
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 from ami.config.loader import ConfigError
 from ami.config.hierarchy import validate_goal, validate_hierarchy
@@ -44,6 +45,12 @@ def validate_config(config: RunConfig) -> None:
         )
     if config.num_threads < 0:
         raise ConfigError(f"invalid value {config.num_threads!r} for 'num_threads'; it must be >= 0 (0 keeps PyTorch's default)")
+    cpus = usable_cpus()
+    if config.num_threads > cpus:
+        raise ConfigError(
+            f"invalid value {config.num_threads!r} for 'num_threads'; this process may use {cpus} CPU(s), "
+            f"so set 1 to {cpus}, or 0 for PyTorch's default"
+        )
     if memory.capacity != "auto":
         positive["memory.capacity"] = memory.capacity
     for key, value in positive.items():
@@ -179,3 +186,10 @@ def validate_cost_section(cost: CostConfig) -> None:
     if cost.discount != "auto" and not 0 < cost.discount < 1:
         raise ConfigError(f"invalid value {cost.discount!r} for 'cost.discount'; it must be in (0, 1) or 'auto'")
     parse_term_tables(cost)
+
+
+def usable_cpus() -> int:
+    """Return the number of CPUs this process may run on: its affinity mask where the OS reports one."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -36,7 +36,13 @@ def create_run_dir(config: RunConfig) -> Path:
     """
     stem = safe_name(config.name or "ami")
     parent = Path(config.runs_dir) / safe_name(config.env.task)
-    parent.mkdir(parents=True, exist_ok=True)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunDirError(
+            f"failed to create the run folder under runs_dir = {config.runs_dir!r}: {error.strerror} ({error.filename}); "
+            "set runs_dir to a writable folder"
+        ) from None
     base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-s{config.seed}"
     for attempt in range(1, 1000):
         run_dir = parent / (base if attempt == 1 else f"{base}-{attempt}")
@@ -101,7 +107,13 @@ class RunDirLock:
     """
 
     def __init__(self, run_dir: Path) -> None:
-        self.file = open(run_dir / ".lock", "a")  # noqa: SIM115 - held open for the lifetime of the lock
+        try:
+            self.file = open(run_dir / ".lock", "a")  # noqa: SIM115 - held open for the lifetime of the lock
+        except OSError as error:
+            raise RunDirError(
+                f"failed to lock folder {str(run_dir)!r}: {error.strerror} ({error.filename}); "
+                "the lock file .lock must be a writable file, so remove whatever has its name"
+            ) from None
         if fcntl is None:
             # NOTE: without fcntl (Windows) two processes can train in one folder at once.
             return

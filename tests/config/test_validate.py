@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ami.config import ConfigError, load_config
-from ami.config.validate import validate_config
+from ami.config.validate import usable_cpus, validate_config
 from tests.tiny import DEBUG_CONFIG
 
 # Each case: overrides and the exact message of the first range error.
@@ -34,6 +34,11 @@ RANGE_ERRORS = {
     "cuda_graphs_without_compile": (
         ["actor.planner.cuda_graphs=true"],
         "'actor.planner.cuda_graphs' needs actor.planner.compile = true, because torch.compile captures the graphs",
+    ),
+    "num_threads_beyond_cpus": (
+        ["num_threads=100000"],
+        f"invalid value 100000 for 'num_threads'; this process may use {usable_cpus()} CPU(s), "
+        f"so set 1 to {usable_cpus()}, or 0 for PyTorch's default",
     ),
     "capacity_zero": (
         ["memory.capacity=0"],

@@ -27,7 +27,7 @@ BAD_RUN_INPUT = {
     "missing_plugin": ('imports=["tests.plugins.missing_module"]', "'tests.plugins.missing_module'"),
     "discrete_task": ("env.task=CartPole-v1", "continuous Box action space"),
     "replay_too_large": ("train.total_steps=10_000_000_000_000", "lower memory.capacity"),
-    "runs_dir_is_a_file": ("runs_dir=" + __file__, "Not a directory"),
+    "runs_dir_is_a_file": ("runs_dir=" + __file__, "failed to create the run folder under runs_dir = "),
     "adaptive_option_type": (
         'configurator={name="adaptive", options={plan_margin="abc"}}',
         "invalid value 'abc' for 'configurator.options.plan_margin'",

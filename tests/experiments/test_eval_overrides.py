@@ -130,6 +130,18 @@ BAD_EVAL_OVERRIDES = {
         ["--mode", "adaptive", "--set", "configurator.options.plan_margin=true"],
         "invalid value True for 'configurator.options.plan_margin'; it must be a number",
     ),
+    "fit_steps_without_cost": (
+        ["--fit-steps", "10"],
+        "--fit-steps 10 needs a new cost (--cost or --cost-set)",
+    ),
+    "seed_past_range": (
+        ["--seed", "4294967295", "--episodes", "2"],
+        "invalid --seed 4294967295: episode seeds run from it to seed + episodes - 1",
+    ),
+    "seed_beyond_64_bits": (
+        ["--seed", "18446744073709551616"],
+        "invalid --seed 18446744073709551616",
+    ),
     "min_history_above_window": (
         ["--mode", "adaptive", "--set", "configurator.options.window=5", "--set", "configurator.options.min_history=10"],
         "configurator.options.min_history must be between 1 and window=5, got 10",
@@ -165,3 +177,11 @@ def test_eval_rejects_temperature_for_cem(tmp_path, capsys):
         "ami eval: error: --set actor.planner.temperature has no effect: the run plans with 'cem', which refits to the elites "
         "with equal weights; drop it, or evaluate a run that plans with 'mppi'"
     ]
+
+
+def test_eval_reactive_new_cost_warns(run_dir, caplog):
+    with contextlib.redirect_stdout(io.StringIO()):
+        exit_code = main(["eval", str(run_dir), "--episodes", "1", "--mode", "reactive", "--cost-set", "task_weight=0.5"])
+
+    assert exit_code == 0
+    assert "--mode reactive evaluates the policy, which follows the training cost" in caplog.text

@@ -272,6 +272,20 @@ def test_resume_locked_folder(runs, capsys):
     assert lines == [f"ami run: error: folder {str(run_dir)!r} is in use by another ami process; wait for it to end or stop it first"]
 
 
+def test_resume_lock_file_is_folder(runs, capsys, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(runs["uninterrupted"], run_dir)
+    (run_dir / ".lock").unlink()
+    (run_dir / ".lock").mkdir()
+
+    exit_code = main(["run", "--resume", str(run_dir), "--set", "train.total_steps=450", "--quiet"])
+
+    lines = error_lines(capsys)
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert lines[0].startswith(f"ami run: error: failed to lock folder {str(run_dir)!r}: Is a directory")
+
+
 def test_resume_missing_folder(tmp_path, capsys):
     missing = tmp_path / "no_such_run"
 
