@@ -36,6 +36,7 @@ from experiments.compare.config import load_compare_config
 from experiments.compare.grid import build_specs, run_local, run_ray
 from experiments.compare.report import write_report
 from experiments import maze_eval
+from experiments.arguments import non_negative_int, positive_int
 
 logger = logging.getLogger("ami")
 
@@ -167,28 +168,6 @@ BENCHMARKS = {
     "step_time": "experiments.benchmarks.step_time",
 }
 """``ami bench`` names and the modules whose ``main(argv)`` runs them."""
-
-
-def positive_int(text: str) -> int:
-    value = parse_int(text)
-    if value is None or value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = parse_int(text)
-    if value is None or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
-    return value
-
-
-def parse_int(text: str) -> int | None:
-    """Return ``text`` as an integer, or None when it is not one (``2.5``, ``abc``)."""
-    try:
-        return int(text)
-    except ValueError:
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import ami.nn
-from ami.actor.base import PLANNERS
+from ami.actor.acceleration import validate_acceleration
+from ami.actor.base import PLANNERS, Planner
 from ami.actor.sampling import SamplingPlanner
 from ami.build import Modules, build_modules
 from ami.config.loader import load_config
@@ -57,6 +58,7 @@ from ami.device import resolve_device
 from ami.registry import RegistryError, import_plugins
 from ami.spec import TaskSpec
 from envs.make import check_task, make_env
+from experiments.arguments import non_negative_int, non_negative_seconds, positive_int
 from experiments.benchmarks.flops import planning_flops
 from experiments.benchmarks.record import output_path, write_record
 from experiments.benchmarks.step_time import cpu_name
@@ -222,25 +224,14 @@ def benchmark_device(args: argparse.Namespace, device: torch.device) -> dict:
     """
     modules, spec, config = build_benchmark_modules(args.config, args.overrides, device)
     planner_name = args.planner or config.actor.planner.name
-    # Only options that differ from the defaults are passed, so that planners without them
-    # (a user-registered one, for example) still run the default benchmark.
-    options = {"compile": args.compile, "cuda_graphs": args.cuda_graphs, "precision": args.precision}
-    options = {key: value for key, value in options.items() if value != PLANNER_OPTION_DEFAULTS[key]}
+    options = planner_options(args)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     print(f"\n{device} ({device_name}), planner {planner_name}, options {options or 'none'}", flush=True)
 
     peaks = [measure_matmul_peak(device, args.peak_size)]
     cells = []
-    for num_samples, iterations, horizon in args.budgets:
-        planner_config = dataclasses.replace(
-            config.actor.planner,
-            name=planner_name,
-            num_samples=num_samples,
-            iterations=iterations,
-            horizon=horizon,
-            num_elites=min(config.actor.planner.num_elites, num_samples),
-        )
-        planner = PLANNERS.get(planner_name)(planner_config, spec, **{**planner_config.options, **options})
+    for budget in args.budgets:
+        planner = budget_planner(config, spec, planner_name, budget, options)
         for envs in args.envs:
             cells.append(run_cell(modules, spec, planner, envs, device, args.min_seconds, args.max_repeats))
             peaks.append(measure_matmul_peak(device, args.peak_size))
@@ -268,6 +259,45 @@ def benchmark_device(args: argparse.Namespace, device: torch.device) -> dict:
     }
 
 
+def planner_options(args: argparse.Namespace) -> dict[str, object]:
+    """Return the speed options of the command line that differ from the defaults.
+
+    Only these are passed, so that planners without them (a user-registered one, for example)
+    still run the default benchmark.
+    """
+    options = {"compile": args.compile, "cuda_graphs": args.cuda_graphs, "precision": args.precision}
+    return {key: value for key, value in options.items() if value != PLANNER_OPTION_DEFAULTS[key]}
+
+
+def budget_planner(
+    config: RunConfig, spec: TaskSpec, planner_name: str, budget: tuple[int, int, int], options: dict[str, object]
+) -> Planner:
+    """Build the planner ``planner_name`` with the config's settings and the budget ``(num_samples, iterations, horizon)``."""
+    num_samples, iterations, horizon = budget
+    planner_config = dataclasses.replace(
+        config.actor.planner,
+        name=planner_name,
+        num_samples=num_samples,
+        iterations=iterations,
+        horizon=horizon,
+        num_elites=min(config.actor.planner.num_elites, num_samples),
+    )
+    return PLANNERS.get(planner_name)(planner_config, spec, **{**planner_config.options, **options})
+
+
+def check_budgets_plan(args: argparse.Namespace, planner_name: str) -> None:
+    """Plan once per budget, one iteration on the CPU, so that a planner that does not fit the config fails before timing.
+
+    The speed options are checked separately (``validate_acceleration``), so the check plans
+    without them and compiles nothing.
+    """
+    modules, spec, config = build_benchmark_modules(args.config, args.overrides, torch.device("cpu"))
+    latent = torch.zeros(1, modules.world_model.latent_dim)
+    for num_samples, _, horizon in args.budgets:
+        planner = budget_planner(config, spec, planner_name, (num_samples, 1, horizon), {})
+        planner.plan(latent, modules.world_model, modules.cost, modules.actor.policy)
+
+
 def default_output(stamp: str) -> Path:
     return RESULTS_DIR / f"planning-{stamp}.json"
 
@@ -283,17 +313,17 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.bench
     )
     parser.add_argument("--budgets", type=parse_budgets, default=parse_budgets(DEFAULT_BUDGETS), help=f"num_samples x iterations x horizon list (default {DEFAULT_BUDGETS})")
     parser.add_argument("--envs", type=parse_counts, default=parse_counts(DEFAULT_ENVS), help=f"environments planned together (default {DEFAULT_ENVS})")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads of PyTorch; 0 keeps PyTorch's default")
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads of PyTorch; 0 keeps PyTorch's default")
     parser.add_argument("--compile", action="store_true", help="torch.compile the world-model step and the cost (planner option compile)")
     parser.add_argument("--cuda-graphs", action="store_true", help="with --compile on CUDA, replay CUDA graphs (planner option cuda_graphs)")
     parser.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32", help="matmul precision of the rollouts (planner option precision)")
     parser.add_argument(
-        "--row-chunk", type=int, default=None,
+        "--row-chunk", type=non_negative_int, default=None,
         help=f"rows per chunk of no-grad CPU forward passes (ami.nn.ROW_CHUNK, default {ami.nn.ROW_CHUNK}); 0 turns chunking off",
     )
-    parser.add_argument("--peak-size", type=int, default=4096, help="size of the square matrices of the peak measurement (default 4096)")
-    parser.add_argument("--min-seconds", type=float, default=1.0, help="time each cell for at least this many seconds (default 1)")
-    parser.add_argument("--max-repeats", type=int, default=5, help="timed calls per cell at most (default 5)")
+    parser.add_argument("--peak-size", type=positive_int, default=4096, help="size of the square matrices of the peak measurement (default 4096)")
+    parser.add_argument("--min-seconds", type=non_negative_seconds, default=1.0, help="time each cell for at least this many seconds (default 1)")
+    parser.add_argument("--max-repeats", type=positive_int, default=5, help="timed calls per cell at most (default 5)")
     parser.add_argument("--output", type=output_path, default=None, help="JSON record path (default experiments/benchmarks/results/planning-<time>.json)")
     args = parser.parse_args(argv)
 
@@ -308,14 +338,17 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.bench
         validate_config(config)
         check_task(config.env.task)
         import_plugins(config.imports)
-        PLANNERS.get(args.planner or config.actor.planner.name, "--planner")
+        planner_name = args.planner or config.actor.planner.name
+        PLANNERS.get(planner_name, "--planner")
+        validate_acceleration(args.compile, args.cuda_graphs, args.precision)
         for name in devices:
             resolve_device(name)
-    except (ValueError, RegistryError, ImportError) as error:  # ConfigError and UnknownTaskError are ValueErrors
+        check_budgets_plan(args, planner_name)
+    except (ValueError, TypeError, RegistryError, ImportError) as error:  # ConfigError and UnknownTaskError are ValueErrors
         parser.error(str(error))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     record = {
-        "command": "python -m experiments.benchmarks.planning " + " ".join(sys.argv[1:]),
+        "command": " ".join([prog, *(sys.argv[1:] if argv is None else argv)]),
         "time": stamp,
         "torch": torch.__version__,
         "cuda": torch.version.cuda,

@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.bench
         parser.error(str(error))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     record = {
-        "command": "python -m experiments.benchmarks.step_time " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join([prog, *(sys.argv[1:] if argv is None else argv)]),
         "time": stamp,
         "config": args.config,
         "overrides": args.overrides,

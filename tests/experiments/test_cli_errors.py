@@ -206,6 +206,12 @@ BAD_PLANNING_INPUT = {
     "unknown_planner": (["--planner", "mpi"], "unknown planner 'mpi' for --planner"),
     "missing_plugin": (["--set", 'imports=["tests.plugins.missing_module"]'], "'tests.plugins.missing_module'"),
     "invalid_device": (["--device", "tpu"], "invalid device 'tpu'"),
+    "planner_needs_other_model": (["--planner", "hierarchical"], "needs a hierarchical world model"),
+    "cuda_graphs_without_compile": (["--cuda-graphs"], "cuda_graphs needs compile = true"),
+    "peak_size_zero": (["--peak-size", "0"], "argument --peak-size: must be a positive integer, got '0'"),
+    "threads_negative": (["--threads", "-1"], "argument --threads: must be a non-negative integer, got '-1'"),
+    "max_repeats_zero": (["--max-repeats", "0"], "argument --max-repeats: must be a positive integer, got '0'"),
+    "min_seconds_negative": (["--min-seconds", "-1"], "argument --min-seconds: must be a finite, non-negative number"),
 }
 
 
