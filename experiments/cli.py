@@ -25,12 +25,12 @@ from ami.config.validate import MAX_SEED
 from ami.configurator.adaptive import AdaptiveConfigurator
 from ami.cost.module import CostModule
 from ami.registry import RegistryError
-from ami.training.checkpoint import CHECKPOINT_NAME, CheckpointError, check_checkpoint_matches, load_checkpoint
+from ami.training.checkpoint import CHECKPOINT_NAME, CheckpointError, check_checkpoint_matches, check_resume_config, load_checkpoint
 from ami.training.evaluate import EVAL_SEED_OFFSET, evaluate
 from ami.training.measure import measure_episodes
 from ami.training.refit import RefitDivergedError, RefitReport, refit_critic_and_policy
 from ami.training.retask import HeadFit, describe_cost, resolve_new_cost, retask
-from ami.training.run_dir import RunDirError, create_run_dir, lock_run_dir, read_run_config, write_run_config
+from ami.training.run_dir import RESUME_OVERRIDES, RunDirError, create_run_dir, lock_run_dir, read_run_config, write_run_config
 from ami.training.trainer import Trainer
 from experiments.compare.config import load_compare_config
 from experiments.compare.grid import build_specs, run_local, run_ray
@@ -281,6 +281,7 @@ def prepare_resume(args: argparse.Namespace):
             )
         payload = load_checkpoint(checkpoint)
         check_checkpoint_matches(payload["metadata"], config, trainer.spec, checkpoint)
+        check_resume_config(payload["metadata"], config, checkpoint, RESUME_OVERRIDES)
         step = payload["metadata"].get("step")
         if isinstance(step, int) and step >= config.train.total_steps:
             raise ConfigError(

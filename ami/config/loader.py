@@ -49,9 +49,13 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {str(path)!r}; pass the path of a TOML file")
     try:
         # utf-8-sig also reads files that editors saved with a byte order mark.
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"config file {str(path)!r} is not valid UTF-8 TOML: {error}") from None
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text ({error}); save it as UTF-8 TOML") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {error}; fix the syntax at that line") from None
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:

@@ -35,6 +35,7 @@ def checkpoint_metadata(config: RunConfig, spec: TaskSpec, step: int) -> dict[st
         "action_low": list(spec.action_low),
         "action_high": list(spec.action_high),
         "config": {section: to_dict(getattr(config, section)) for section in MODULE_SECTIONS},
+        "run_config": to_dict(config),
     }
 
 
@@ -159,6 +160,27 @@ def check_checkpoint_matches(metadata: dict[str, Any], config: RunConfig, spec: 
             raise CheckpointError(
                 f"checkpoint {str(path)!r} was written with {key}={saved!r} but the config gives {value!r}; "
                 "was config.toml edited after the run? Restore the value the run was trained with"
+            )
+
+
+def check_resume_config(metadata: dict[str, Any], config: RunConfig, path: Path, changeable: tuple[str, ...]) -> None:
+    """Raise CheckpointError naming the first field, other than ``changeable``, that differs from the checkpoint's run.
+
+    Training settings outside the module sections (learning rate, seed, configurator) do not
+    shape the saved tensors, but a resume that changed them would no longer continue the same
+    run. Checkpoints written before the whole config was saved are not checked.
+    """
+    if "run_config" not in metadata:
+        return
+    saved_config = flatten(metadata["run_config"])
+    for key, value in flatten(to_dict(config)).items():
+        if key in changeable:
+            continue
+        saved = saved_config.get(key, "<missing>")
+        if saved != value:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} was written with {key}={saved!r} but config.toml gives {value!r}; a resume "
+                f"continues the same run, so restore the value, or start a new run to change it (only {', '.join(changeable)} may change)"
             )
 
 

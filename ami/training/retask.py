@@ -36,6 +36,23 @@ MERGED_KEYS = ("intrinsic", "safety")
 """Tables whose entries a new cost adds or changes but cannot remove: fixed costs stay on."""
 
 
+def check_term_exists(raw: dict[str, Any], override: str) -> None:
+    """Raise ConfigError for an override of a field of ``terms.NAME`` when the cost has no term ``NAME``.
+
+    Setting ``terms.NAME.term`` adds the term, so only that field may name a new one.
+    """
+    key = override.partition("=")[0].strip()
+    parts = key.split(".")
+    if len(parts) < 3 or parts[0] != "terms" or parts[2] == "term":
+        return
+    terms = raw.get("terms") or {}
+    if parts[1] not in terms:
+        raise ConfigError(
+            f"--cost-set {key}: the cost has no term {parts[1]!r} (its terms: {sorted(terms) or 'none'}); add it with "
+            f"--cost-set terms.{parts[1]}.term=CLASS before its fields, or give a --cost FILE that defines it"
+        )
+
+
 def resolve_new_cost(run_cost: CostConfig, cost_file: str | Path | None, overrides: list[str]) -> CostConfig:
     """Return the run's cost section with ``cost_file`` and ``key=value`` overrides applied.
 
@@ -67,6 +84,7 @@ def resolve_new_cost(run_cost: CostConfig, cost_file: str | Path | None, overrid
             else:
                 raw[key] = value
     for override in overrides:
+        check_term_exists(raw, override)
         apply_override(raw, override)
 
     cost = from_dict(CostConfig, raw, "cost.")

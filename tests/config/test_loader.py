@@ -252,7 +252,8 @@ def test_invalid_toml(tmp_path):
     with pytest.raises(ConfigError) as raised:
         load_config(path)
 
-    assert f"config file {str(path)!r} is not valid UTF-8 TOML" in str(raised.value)
+    assert f"config file {str(path)!r} is not valid TOML: " in str(raised.value)
+    assert "(at line 1, column 7)" in str(raised.value)
 
 
 def test_debug_config_values():

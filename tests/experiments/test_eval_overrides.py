@@ -130,6 +130,11 @@ BAD_EVAL_OVERRIDES = {
         ["--mode", "adaptive", "--set", "configurator.options.plan_margin=true"],
         "invalid value True for 'configurator.options.plan_margin'; it must be a number",
     ),
+    "cost_set_missing_term": (
+        ["--cost-set", "terms.speed.target=3.0"],
+        "--cost-set terms.speed.target: the cost has no term 'speed' (its terms: none); add it with "
+        "--cost-set terms.speed.term=CLASS before its fields",
+    ),
     "fit_steps_without_cost": (
         ["--fit-steps", "10"],
         "--fit-steps 10 needs a new cost (--cost or --cost-set)",

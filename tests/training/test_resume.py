@@ -237,6 +237,30 @@ def test_resume_other_override(runs, capsys):
     ]
 
 
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (("seed = 0", "seed = 7"), "was written with seed=0 but config.toml gives 7"),
+        (("learning_rate = 0.0003", "learning_rate = 0.5"), "was written with train.learning_rate=0.0003 but config.toml gives 0.5"),
+    ],
+)
+def test_resume_config_edited_by_hand(runs, capsys, tmp_path, edit, fragment):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(runs["uninterrupted"], run_dir)
+    config_path = run_dir / "config.toml"
+    original, edited = edit
+    assert original in config_path.read_text()
+    config_path.write_text(config_path.read_text().replace(original, edited, 1))
+
+    exit_code = main(["run", "--resume", str(run_dir), "--set", "train.total_steps=450", "--quiet"])
+
+    lines = error_lines(capsys)
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert fragment in lines[0]
+    assert "only train.total_steps, num_threads may change" in lines[0]
+
+
 def test_resume_sets_num_threads(runs, tmp_path):
     run_dir = tmp_path / "copy"
     shutil.copytree(runs["uninterrupted"], run_dir)
