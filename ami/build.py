@@ -67,6 +67,7 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
     policy_config, planner_config = config.actor.policy, config.actor.planner
     policy = instantiate(POLICIES, policy_config.name, "actor.policy.name", policy_config, spec, encoder.latent_dim, **policy_config.options)
     planner = instantiate(PLANNERS, planner_config.name, "actor.planner.name", planner_config, spec, **planner_config.options)
+    planner.check_world_model(world_model)
     actor = Actor(policy, planner)
 
     # Only vector runs pass num_envs, so replay classes written for one env keep working.

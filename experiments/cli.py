@@ -334,6 +334,7 @@ def command_maze_eval(args: argparse.Namespace, log_buffer: logging.handlers.Mem
     """Evaluate a maze run on held-out pairs with each planner, print the JSON record and write it."""
     try:
         with reported_as_input_error("maze-eval", log_buffer):
+            maze_eval.check_output_spares_run(args.output, args.run_dir)
             trainer, metadata = load_run(args)
             if args.num_threads is not None:
                 torch.set_num_threads(args.num_threads)
@@ -343,6 +344,9 @@ def command_maze_eval(args: argparse.Namespace, log_buffer: logging.handlers.Mem
             record = maze_eval.run_maze_eval(args, trainer, metadata)
     except InputError:
         return 2
+    except KeyboardInterrupt:
+        print("ami maze-eval: interrupted; no record written. Run the same command again to evaluate from the start", file=sys.stderr)
+        return 130
     path = maze_eval.write_record(record, args.run_dir, args.output)
     print(json.dumps({name: {key: value for key, value in result.items() if key != "episodes"} for name, result in record["planners"].items()}, indent=2))
     print(f"record: {path}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,13 @@ from torch.utils.tensorboard import SummaryWriter
 from ami.actor.budget import flat_transitions_per_action, hierarchical_transitions_per_action, matched_flat_num_samples
 from ami.config.schema import PlannerConfig, RunConfig
 from ami.training.evaluate import EVAL_SEED_OFFSET
+from ami.training.run_dir import RUN_FILES
 from ami.training.maze_evaluation import HELD_OUT_SEED, build_planner, evaluate_held_out, maze_layout, planner_swapped
 from ami.training.planned_path import LatentPositionLookup, PathRecorder, RecordingPlanner, planned_path_image
 from envs.maze_eval import held_out_pairs
+from experiments.arguments import non_negative_int, positive_int
+from experiments.benchmarks.record import output_path
+from experiments.benchmarks.record import write_record as write_json_record
 
 logger = logging.getLogger(__name__)
 
@@ -38,26 +41,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "maze-eval", help="evaluate a maze run on held-out start/goal pairs with the flat and the hierarchical planner"
     )
     parser.add_argument("run_dir", help="run folder of a point-maze run written by `ami run`")
-    parser.add_argument("--held-out", type=int, default=50, metavar="N", help="held-out start/goal pairs, one episode each (default 50)")
+    parser.add_argument("--held-out", type=positive_int, default=50, metavar="N", help="held-out start/goal pairs, one episode each (default 50)")
     parser.add_argument(
         "--planners", nargs="+", choices=PLANNER_CHOICES, default=list(PLANNER_CHOICES),
         help="planners to evaluate (default: both); hierarchical needs a run trained with world_model.name = \"hjepa\"",
     )
     parser.add_argument(
-        "--flat-horizon", type=int, default=None, help="horizon of the flat planner in env steps (default: the run's actor.planner.horizon)"
+        "--flat-horizon", type=positive_int, default=None, help="horizon of the flat planner in env steps (default: the run's actor.planner.horizon)"
     )
     parser.add_argument(
-        "--flat-iterations", type=int, default=None, help="iterations of the flat planner (default: the run's actor.planner.iterations)"
+        "--flat-iterations", type=positive_int, default=None, help="iterations of the flat planner (default: the run's actor.planner.iterations)"
     )
     parser.add_argument(
         "--planner-set", dest="planner_overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a field of the run's actor.planner for both planners before the budgets are matched, "
         "e.g. num_samples=128 or high_level.iterations=3 (repeatable)",
     )
-    parser.add_argument("--output", default=None, help="JSON file to write (default: RUN_DIR/maze_eval.json)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the first episode (default: the run's evaluation seed)")
+    parser.add_argument("--output", type=output_path, default=None, help="JSON file to write (default: RUN_DIR/maze_eval.json)")
+    parser.add_argument("--seed", type=non_negative_int, default=None, help="seed of the first episode (default: the run's evaluation seed)")
     parser.add_argument("--device", default=None, help="override the run's device, e.g. cpu")
-    parser.add_argument("--num-threads", type=int, default=None, help="override the run's num_threads (CPU threads of PyTorch)")
+    parser.add_argument("--num-threads", type=positive_int, default=None, help="override the run's num_threads (CPU threads of PyTorch)")
 
 
 def apply_planner_overrides(config: PlannerConfig, overrides: list[str]) -> PlannerConfig:
@@ -113,8 +116,6 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
     layout = maze_layout(trainer.eval_env)
     if layout is None:
         raise ValueError(f"ami maze-eval needs a point-maze run (ami/PointMazeU-v0, ami/PointMazeLarge-v0), got task {config.env.task!r}")
-    if args.held_out < 1:
-        raise ValueError(f"invalid --held-out {args.held_out}; use a positive number of start/goal pairs")
     if "hierarchical" in args.planners and config.world_model.name != "hjepa":
         raise ValueError(
             f"the hierarchical planner needs a run trained with world_model.name = \"hjepa\", but this run has "
@@ -131,15 +132,18 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         "hierarchical": hierarchical_transitions_per_action(planner_configs["hierarchical"]),
         "flat": flat_transitions_per_action(planner_configs["flat"]),
     }
+    # Build and check every planner first, so an invalid --planner-set value fails before any episode or picture.
+    planners = {}
+    for name in args.planners:
+        planner = build_planner(planner_configs[name], trainer.spec)
+        planner.check_world_model(trainer.agent.modules.world_model)
+        planners[name] = RecordingPlanner(planner)
     mismatch = budgets["flat"] / budgets["hierarchical"] - 1
     print(
         f"latent transitions per action: hierarchical {budgets['hierarchical']}, flat {budgets['flat']} "
         f"(num_samples {planner_configs['flat'].num_samples}, {100 * mismatch:+.2f}%)",
         flush=True,
     )
-
-    # Build every planner first, so an invalid --planner-set value fails before any episode or picture.
-    planners = {name: RecordingPlanner(build_planner(planner_configs[name], trainer.spec)) for name in args.planners}
     results = {}
     writer = SummaryWriter(str(Path(args.run_dir) / MAZE_EVAL_DIR))
     try:
@@ -188,8 +192,18 @@ def write_planned_path(writer, trainer, layout, name, planner, recorder, subgoal
     writer.add_image(f"eval/{name}/planned_path", image, global_step=step, dataformats="HWC")
 
 
-def write_record(record: dict[str, Any], run_dir: str, output: str | None) -> Path:
-    path = Path(output) if output is not None else Path(run_dir) / "maze_eval.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
+def write_record(record: dict[str, Any], run_dir: str, output: Path | None) -> Path:
+    """Write ``record`` to ``output`` (default ``RUN_DIR/maze_eval.json``) atomically; return the path."""
+    path = output if output is not None else Path(run_dir) / "maze_eval.json"
+    write_json_record(record, path)
     return path
+
+
+def check_output_spares_run(output: Path | None, run_dir: str) -> None:
+    """Raise ValueError if ``output`` would replace one of the run's own files (checkpoint, config, events)."""
+    if output is None or output.resolve().parent != Path(run_dir).resolve():
+        return
+    if output.name in RUN_FILES or output.name.startswith("events.out.tfevents"):
+        raise ValueError(
+            f"--output {str(output)!r} would replace the run's own {output.name}; choose another name, e.g. the default maze_eval.json"
+        )

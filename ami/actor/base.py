@@ -67,6 +67,9 @@ class Planner(ABC):
     ) -> PlanResult:
         """Plan from ``latent (batch, latent_dim)``; ``previous_plan`` is ``(batch, horizon, action_dim)``."""
 
+    def check_world_model(self, world_model: WorldModel) -> None:
+        """Raise ValueError or TypeError if this planner cannot plan in ``world_model``; planners that fit any model pass."""
+
     def memory_estimate(self, batch: int, latent_dim: int, activation_width: int) -> PlanMemory | None:
         """Estimate the peak memory of one ``plan`` call on ``batch`` states, or return None when unknown.
 

@@ -149,6 +149,9 @@ class HierarchicalPlanner(Planner):
         low_level = self.low_level.memory_estimate(batch, latent_dim, activation_width)
         return max(high_level, low_level, key=lambda estimate: estimate.num_bytes)
 
+    def check_world_model(self, world_model: WorldModel) -> None:
+        self._first_level(world_model)
+
     def _first_level(self, world_model: WorldModel) -> WorldModelLevel:
         if not isinstance(world_model, HJEPAWorldModel):
             raise TypeError(

@@ -100,6 +100,13 @@ def from_dict(cls: type[C], data: Any, path: str = "") -> C:
         if key not in fields:
             raise ConfigError(unknown_key_message(f"{path}{key}", key, sorted(fields)))
 
+    missing = [
+        name for name, f in fields.items()
+        if name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{path.rstrip('.') or 'config'} is missing the required key(s) {', '.join(map(repr, missing))}; add them")
+
     values = {key: convert(value, hints[key], f"{path}{key}") for key, value in data.items()}
     return cls(**values)
 

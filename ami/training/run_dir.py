@@ -25,6 +25,10 @@ RESUME_OVERRIDES = ("train.total_steps", "num_threads")
 resume with another thread count can differ from an uninterrupted run in the last bits."""
 
 
+RUN_FILES = ("checkpoint.pt", "config.toml", "version.txt", "summary.json", ".lock")
+"""Files that ``ami run`` writes into a run folder, besides the TensorBoard event files."""
+
+
 class RunDirError(ValueError):
     """A folder is not a run folder, or another process is using it."""
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import gymnasium as gym
 
 from ami.config.loader import ConfigError, apply_override, from_dict, load_config, read_toml
-from ami.config.validate import validate_config
+from ami.config.validate import MAX_SEED, validate_config
 from envs.make import check_task
 
 AgentKind = Literal["ami", "sac", "td3", "ppo", "random", "mpc_true"]
@@ -93,8 +93,10 @@ def validate_compare_config(config: CompareConfig) -> None:
     for key, value in {"eval_every": config.eval_every, "eval_episodes": config.eval_episodes, "workers": config.workers, "num_threads": config.num_threads}.items():
         if value < 1:
             raise ConfigError(f"invalid value {value!r} for {key!r}; it must be a positive integer")
-    if any(seed < 0 for seed in config.seeds):
-        raise ConfigError(f"invalid value {list(config.seeds)!r} for 'seeds'; seeds must be non-negative")
+    if any(not 0 <= seed <= MAX_SEED for seed in config.seeds):
+        raise ConfigError(f"invalid value {list(config.seeds)!r} for 'seeds'; each seed must be between 0 and 2**32 - 1")
+    if not config.output_dir.strip():
+        raise ConfigError("'output_dir' is empty; name the folder of the comparison, e.g. output_dir = \"runs/compare\"")
     if len(set(config.seeds)) != len(config.seeds):
         raise ConfigError(f"'seeds' lists a seed twice: {list(config.seeds)!r}")
 

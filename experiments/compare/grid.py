@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import logging
 import multiprocessing
+import os
 import shutil
 import signal
 import sys
@@ -51,7 +53,9 @@ def build_specs(config: CompareConfig) -> list[RunSpec]:
                 continue
             options = agent.options_for(task)
             if agent.kind == "ami":
-                options = {**options, "config": agent.configs[task], "set": list(agent.set)}
+                # The file's digest makes an edit of the config a change of settings, which reruns the cell.
+                config_file = agent.configs[task]
+                options = {**options, "config": config_file, "config_sha256": file_digest(config_file), "set": list(agent.set)}
             for seed in config.seeds:
                 specs.append(
                     RunSpec(
@@ -99,13 +103,15 @@ def execute(spec: RunSpec) -> RunOutcome:
     raises is recorded in ``error.txt`` and reported as failed; the other runs go on.
     """
     run_dir = Path(spec.run_dir)
-    if (run_dir / DONE_NAME).is_file():
-        finished_spec = json.loads((run_dir / DONE_NAME).read_text()).get("spec")
-        if finished_spec == json.loads(json.dumps(asdict(spec))):
+    finished = read_done_record(run_dir)
+    if finished is not None:
+        if finished.get("spec") == json.loads(json.dumps(asdict(spec))):
             return RunOutcome(spec, "skipped")
         logger.info("%s %s seed %d: its settings changed since it finished; running it again", spec.task, spec.agent, spec.seed)
-    if run_dir.exists():
+    if run_dir.is_dir():
         shutil.rmtree(run_dir)
+    elif run_dir.exists():
+        return RunOutcome(spec, "failed", error=f"run folder {str(run_dir)!r} is a file; remove it so that the run can start")
     run_dir.mkdir(parents=True)
 
     torch.set_num_threads(spec.num_threads)
@@ -119,8 +125,32 @@ def execute(spec: RunSpec) -> RunOutcome:
 
     wall_seconds = time.perf_counter() - start
     record = {"spec": asdict(spec), "wall_seconds": wall_seconds, "summary": summary}
-    (run_dir / DONE_NAME).write_text(json.dumps(record, indent=2) + "\n")
+    # Written under another name and renamed, so that a kill mid-write leaves no partial record.
+    temporary = run_dir / f"{DONE_NAME}.tmp"
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(temporary, run_dir / DONE_NAME)
     return RunOutcome(spec, "finished", wall_seconds)
+
+
+def read_done_record(run_dir: Path) -> dict | None:
+    """Return the ``done.json`` record of ``run_dir``, or None when the run did not finish or its record is damaged."""
+    path = run_dir / DONE_NAME
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        logger.warning("%s is damaged (%s); running that cell again", path, error)
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("wall_seconds"), (int, float)):
+        logger.warning("%s is not a record of a finished run; running that cell again", path)
+        return None
+    return record
+
+
+def file_digest(path: str) -> str:
+    """Return the SHA-256 of the file at ``path`` in hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def run_local(specs: list[RunSpec], workers: int, show_progress: bool = True) -> list[RunOutcome]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -12,9 +11,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from ami.training.run_dir import safe_name
 from experiments.compare.config import CompareConfig
 from experiments.compare.config import policy_labels as agent_labels
-from experiments.compare.grid import DONE_NAME
+from experiments.compare.grid import read_done_record
 from experiments.compare.protocol import EVALUATION_COLUMNS, EVALUATIONS_NAME, RunSpec
 from experiments.compare.stats import bootstrap_interval, iqm, mean
 
@@ -44,9 +44,10 @@ def read_finished_runs(specs: list[RunSpec]) -> list[tuple[RunSpec, float, list[
     runs = []
     for spec in specs:
         run_dir = Path(spec.run_dir)
-        if not (run_dir / DONE_NAME).is_file():
+        record = read_done_record(run_dir)
+        if record is None:
             continue
-        wall_seconds = json.loads((run_dir / DONE_NAME).read_text())["wall_seconds"]
+        wall_seconds = record["wall_seconds"]
         with open(run_dir / EVALUATIONS_NAME, newline="") as file:
             rows = [typed_row(row) for row in csv.DictReader(file)]
         runs.append((spec, wall_seconds, rows))
@@ -161,7 +162,11 @@ def plot_task(task: str, labels: list[str], curves: dict[tuple[str, str], Curve]
 
 
 def write_report(config: CompareConfig, specs: list[RunSpec]) -> Path:
-    """Write ``results.csv``, ``summary.md`` and ``plots/<task>.png``; return the summary's path."""
+    """Write ``results.csv``, ``summary.md`` and ``plots/<task>.png``; return the summary's path.
+
+    A task id's characters that cannot be in a file name (the ``/`` of ``ami/PointMazeU-v0``)
+    become ``_`` in the plot's name.
+    """
     output = Path(config.output_dir)
     runs = read_finished_runs(specs)
     write_results_csv([row for _, _, rows in runs for row in rows], output / RESULTS_NAME)
@@ -172,6 +177,6 @@ def write_report(config: CompareConfig, specs: list[RunSpec]) -> Path:
     plots = output / PLOTS_FOLDER
     plots.mkdir(exist_ok=True)
     for task in config.tasks:
-        plot_task(task, policy_labels(config, task), curves, plots / f"{task}.png")
+        plot_task(task, policy_labels(config, task), curves, plots / f"{safe_name(task)}.png")
     logger.info("wrote %s, %s and %d plots under %s", RESULTS_NAME, SUMMARY_NAME, len(config.tasks), output)
     return summary_path

@@ -17,7 +17,8 @@ import pytest
 
 from ami.training.run_dir import lock_run_dir
 from experiments.cli import main
-from experiments.compare.grid import DONE_NAME
+from experiments.compare.config import load_compare_config
+from experiments.compare.grid import DONE_NAME, build_specs
 from tests.tiny import DEBUG_CONFIG, REPO_ROOT
 
 TASK = "InvertedPendulum-v5"
@@ -189,6 +190,52 @@ def test_compare_reruns_changed_settings(tmp_path):
     assert json.loads(done.read_text())["spec"]["eval_episodes"] == 2
 
 
+def test_compare_damaged_done_record_reruns(tmp_path, caplog):
+    path = write_comparison(tmp_path, RANDOM_ONLY)
+    done = tmp_path / "out" / "runs" / TASK / "random" / "seed_0" / DONE_NAME
+    assert compare(str(path))[0] == 0
+    done.write_text("{bad")
+
+    exit_code, _ = compare(str(path))
+
+    assert exit_code == 0
+    assert json.loads(done.read_text())["spec"]["agent"] == "random"
+    assert "is damaged" in caplog.text
+
+
+def test_compare_edited_ami_config_changes_spec(tmp_path):
+    config = tmp_path / "debug.toml"
+    config.write_text(DEBUG_CONFIG.read_text())
+    path = write_comparison(tmp_path, TINY_COMPARISON.replace(str(DEBUG_CONFIG), str(config)))
+    before = {spec.run_dir: spec for spec in build_specs(load_compare_config(path)) if spec.kind == "ami"}
+
+    config.write_text(DEBUG_CONFIG.read_text().replace("latent_dim = 16", "latent_dim = 8"))
+    after = {spec.run_dir: spec for spec in build_specs(load_compare_config(path)) if spec.kind == "ami"}
+
+    assert before.keys() == after.keys()
+    for run_dir, spec in before.items():
+        assert spec.options["config_sha256"] != after[run_dir].options["config_sha256"]
+
+
+def test_compare_maze_task_plot_name(tmp_path):
+    path = write_comparison(tmp_path, RANDOM_ONLY.replace(f'"{TASK}" = 200', '"ami/PointMazeU-v0" = 200'))
+
+    exit_code, _ = compare(str(path))
+
+    assert exit_code == 0
+    assert (tmp_path / "out" / "plots" / "ami_PointMazeU-v0.png").is_file()
+
+
+def test_compare_empty_output_dir(tmp_path, capsys):
+    path = write_comparison(tmp_path, RANDOM_ONLY)
+
+    exit_code = main(["compare", str(path), "--set", 'output_dir=""', "--quiet"])
+
+    assert exit_code == 2
+    assert "'output_dir' is empty" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_compare_locked_output(local_grid, capsys):
     with lock_run_dir(local_grid["output"]):
         exit_code = main(["compare", str(local_grid["path"]), "--quiet"])
@@ -276,6 +323,8 @@ BAD_COMPARISONS = {
     "duplicate_budget": ("budgets = [100]", "budgets = [100, 100]", "'budgets' lists a budget twice"),
     "budget_beyond_tasks": ("budgets = [100]", "budgets = [1000]", "it exceeds the env steps of every task"),
     "discrete_task": (f'"{TASK}" = 200', '"CartPole-v1" = 200', "the agents need a continuous Box action space"),
+    "seed_beyond_range": ("seeds = [0, 1]", "seeds = [0, 99999999999]", "each seed must be between 0 and 2**32 - 1"),
+    "agent_without_name": ('name = "random"\nkind = "random"', 'kind = "random"', "agents[1] is missing the required key(s) 'name'"),
 }
 
 

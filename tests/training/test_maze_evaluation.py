@@ -91,6 +91,41 @@ def test_maze_eval_bad_planner_set_evaluates_nothing(maze_run, tmp_path, capsys)
     assert not (run_dir / "maze_eval").exists()
 
 
+# Each case: arguments after --held-out 1 ({run} is the run folder) and a fragment of the one error line.
+MAZE_EVAL_BAD_INPUT = {
+    "horizon_not_level_span": (["--planner-set", "horizon=7"], "actor.planner.horizon = 7 must equal the env steps of one level-1 step"),
+    "output_is_checkpoint": (["--output", "{run}/checkpoint.pt"], "would replace the run's own checkpoint.pt"),
+    "threads_zero": (["--num-threads", "0"], "argument --num-threads: must be a positive integer, got '0'"),
+    "held_out_zero": (["--held-out", "0"], "argument --held-out: must be a positive integer, got '0'"),
+    "output_is_folder": (["--output", "{run}"], "is a folder; give a file path for the JSON record"),
+}
+
+
+def maze_eval_exit_code(arguments: list[str]) -> int:
+    """Exit code of ``ami maze-eval``, whether the command returns it or argparse exits with it."""
+    try:
+        return main(["maze-eval", *arguments])
+    except SystemExit as exit_info:
+        return exit_info.code
+
+
+@pytest.mark.parametrize(("arguments", "fragment"), MAZE_EVAL_BAD_INPUT.values(), ids=MAZE_EVAL_BAD_INPUT.keys())
+def test_maze_eval_bad_input(maze_run, tmp_path, capsys, arguments, fragment):
+    run_dir = shutil.copytree(maze_run, tmp_path / "run", ignore=shutil.ignore_patterns("maze_eval*"))
+    checkpoint = (run_dir / "checkpoint.pt").read_bytes()
+
+    exit_code = maze_eval_exit_code([str(run_dir), "--held-out", "1", *[arg.format(run=run_dir) for arg in arguments]])
+
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert exit_code == 2
+    assert fragment in lines[-1]
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+    assert (run_dir / "checkpoint.pt").read_bytes() == checkpoint
+    assert not (run_dir / "maze_eval").exists()
+
+
 @pytest.mark.parametrize("planner", ["flat", "hierarchical"])
 def test_maze_eval_figures_well_formed(maze_eval_record, planner):
     record, _ = maze_eval_record
