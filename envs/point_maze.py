@@ -223,10 +223,11 @@ class PointMazeEnv(gym.Env):
         """Check that ``value`` is a valid ``start`` or ``goal`` and return it as an array of shape ``(2,)``."""
         x_min, x_max, y_min, y_max = self.layout.interior_extent
         valid_range = f"x in [{x_min:g}, {x_max:g}] and y in [{y_min:g}, {y_max:g}] m, inside a free cell"
-        try:
-            position = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"invalid reset option {name}={value!r}: expected an (x, y) pair of numbers") from None
+        # Strings and booleans would convert silently ("1" to 1.0, True to 1.0), so only real numbers pass.
+        items = np.asarray(value, dtype=object).ravel()
+        if not all(isinstance(item, (int, float, np.integer, np.floating)) and not isinstance(item, (bool, np.bool_)) for item in items):
+            raise ValueError(f"invalid reset option {name}={value!r}: expected an (x, y) pair of numbers")
+        position = np.asarray(items, dtype=np.float64).reshape(np.shape(value))
         if position.shape != (2,) or not np.all(np.isfinite(position)):
             raise ValueError(
                 f"invalid reset option {name}={value!r}: expected an (x, y) pair of finite numbers with {valid_range}"

@@ -26,6 +26,12 @@ def validate_pixels(config: RunConfig) -> None:
     if not env.pixels:
         return
 
+    if perception.random_shift >= env.image_size:
+        raise ConfigError(
+            f"invalid value {perception.random_shift!r} for 'perception.random_shift'; it shifts frames by up to that many "
+            f"pixels, so it must be below env.image_size = {env.image_size}"
+        )
+
     if config.configurator.goal.goal_indices:
         raise ConfigError(
             "'configurator.goal' names entries of the state observation, but env.pixels = true observes camera frames; "

@@ -40,6 +40,15 @@ RANGE_ERRORS = {
         f"invalid value 100000 for 'num_threads'; this process may use {usable_cpus()} CPU(s), "
         f"so set 1 to {usable_cpus()}, or 0 for PyTorch's default",
     ),
+    "random_shift_beyond_image": (
+        ["env.pixels=true", 'perception.name="conv"', "env.image_size=16", "perception.random_shift=40"],
+        "invalid value 40 for 'perception.random_shift'; it shifts frames by up to that many pixels, "
+        "so it must be below env.image_size = 16",
+    ),
+    "frame_stack_zero": (
+        ["env.pixels=true", 'perception.name="conv"', "env.frame_stack=0"],
+        "invalid value 0 for 'env.frame_stack'; it must be at least 1",
+    ),
     "capacity_zero": (
         ["memory.capacity=0"],
         "invalid value 0 for 'memory.capacity'; it must be a positive, finite number",

@@ -152,6 +152,8 @@ def test_seeded_reset_repeats():
         ({"goal": (1.0,)}, "expected an (x, y) pair"),
         ({"goal": (float("nan"), 1.0)}, "finite numbers"),
         ({"goal": "top"}, "expected an (x, y) pair"),
+        ({"goal": ("1", "1")}, "invalid reset option goal=('1', '1'): expected an (x, y) pair of numbers"),
+        ({"start": (True, False)}, "invalid reset option start=(True, False): expected an (x, y) pair of numbers"),
         ({"start": (-1.45, 1.0)}, "would overlap it; keep a start at least 0.1 m from walls"),
         ({"target": (1.0, 1.0)}, "unknown reset options ['target']; valid options are ['start', 'goal']"),
     ],
