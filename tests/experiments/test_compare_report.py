@@ -62,6 +62,9 @@ WALL_SECONDS = {("ami", 0): 100.0, ("ami", 1): 300.0, ("sac", 0): 50.0, ("sac", 
 @pytest.fixture
 def finished_grid(tmp_path) -> CompareConfig:
     """A comparison whose run folders hold the fixed TABLE, written as runners write them."""
+    # The grid records a digest of each ami config file, so the file must exist; no run reads it.
+    ami_config = tmp_path / "ami.toml"
+    ami_config.write_text("")
     config = CompareConfig(
         name="fixed",
         output_dir=str(tmp_path),
@@ -70,7 +73,7 @@ def finished_grid(tmp_path) -> CompareConfig:
         eval_every=100,
         eval_episodes=1,
         budgets=(100,),
-        agents=(AgentEntry("ami", "ami", configs={"InvertedPendulum-v5": "unused.toml"}), AgentEntry("sac", "sac")),
+        agents=(AgentEntry("ami", "ami", configs={"InvertedPendulum-v5": str(ami_config)}), AgentEntry("sac", "sac")),
     )
     for spec in build_specs(config):
         run_dir = Path(spec.run_dir)
