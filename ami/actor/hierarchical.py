@@ -140,7 +140,7 @@ class HierarchicalPlanner(Planner):
         return PlanResult(action=low.action, plan=plan.contiguous(), cost_terms=cost_terms, subgoal=subgoal)
 
     def memory_estimate(self, batch: int, latent_dim: int, activation_width: int) -> PlanMemory:
-        """The larger of the two levels' estimates; they run one after the other."""
+        """Return the larger of the two levels' estimates, because the levels plan one after the other."""
         high = self.high
         steps = self.config.horizon * high.horizon  # env actions per high-level candidate
         action_dim = self.low_level.action_low.shape[0]
