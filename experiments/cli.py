@@ -151,6 +151,7 @@ EVAL_OVERRIDES = (
     "actor.planner.min_std",
     "actor.planner.max_std",
     "actor.planner.policy_fraction",
+    "actor.planner.deterministic_action",
     "num_threads",
 )
 """Config fields that ``ami eval --set`` may change: the rest shape the saved modules or the task.
@@ -158,7 +159,10 @@ EVAL_OVERRIDES = (
 The planner's budget, temperature and sampling spread shape no saved module, so a trained run can be evaluated
 with more or less deliberation than it trained with."""
 
-PLANNER_REPORT_FIELDS = ("name", "num_samples", "iterations", "horizon", "num_elites", "temperature", "min_std", "max_std", "policy_fraction")
+PLANNER_REPORT_FIELDS = (
+    "name", "num_samples", "iterations", "horizon", "num_elites", "temperature", "min_std", "max_std", "policy_fraction",
+    "deterministic_action",
+)
 """Planner settings that ``ami eval`` prints beside its results."""
 
 

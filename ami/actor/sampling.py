@@ -214,12 +214,17 @@ class SamplingPlanner(Planner):
         return torch.stack(latents)
 
     def _select_action(self, elite_actions, weights, mean, std, low, high, deterministic: bool) -> torch.Tensor:
-        """Mean first action when deterministic; else an elite drawn by weight, plus exploration noise."""
-        if deterministic:
+        """First action ``(batch, A)`` of an elite drawn by weight, plus exploration noise unless deterministic.
+
+        A deterministic plan with ``deterministic_action = "mean"`` returns the refit mean's first action instead.
+        """
+        if deterministic and self.config.deterministic_action == "mean":
             return torch.clamp(mean[0], low, high)
         chosen = torch.multinomial(weights.T, 1).squeeze(1)  # (batch,)
         batch_index = torch.arange(chosen.shape[0], device=chosen.device)
-        first_actions = elite_actions[0, chosen, batch_index]  # (batch, A)
+        first_actions = elite_actions[0, chosen, batch_index]  # (batch, A), inside the bounds like every candidate
+        if deterministic:
+            return first_actions
         noisy = first_actions + std[0] * torch.randn_like(first_actions)
         return torch.clamp(noisy, low, high)
 

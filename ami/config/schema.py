@@ -207,6 +207,11 @@ class PlannerConfig:
     """Share of the candidates drawn from the reactive policy."""
     warm_start: bool = True
     """Start each plan from the previous plan shifted by one step."""
+    deterministic_action: Literal["mean", "elite"] = "mean"
+    """Action of a deterministic plan (evaluation): ``mean``, the first action of the refit mean, or
+    ``elite``, the first action of one elite drawn by its weight, without exploration noise, as
+    TD-MPC evaluates. When the elites split between two good action sequences, their mean can be a
+    bad action. An elite is always a sequence that was scored."""
     momentum: float = 0.1
     """CEM only: weight of the previous mean and std in each refit."""
     compile: bool = False

@@ -149,18 +149,14 @@ def check_checkpoint_matches(metadata: dict[str, Any], config: RunConfig, spec: 
             )
 
     saved_config = flatten(metadata.get("config", {}))
-    # A field added to the schema after the checkpoint was written is absent from its metadata.
-    # That run used the field's default, so only a non-default value is a mismatch.
     defaults = flatten({section: to_dict(getattr(RunConfig(), section)) for section in MODULE_SECTIONS})
-    for key, value in flatten(expected["config"]).items():
-        if key not in saved_config and key in defaults and value == defaults[key]:
-            continue
-        saved = saved_config.get(key, "<missing>")
-        if saved != value:
-            raise CheckpointError(
-                f"checkpoint {str(path)!r} was written with {key}={saved!r} but the config gives {value!r}; "
-                "was config.toml edited after the run? Restore the value the run was trained with"
-            )
+    difference = first_difference(saved_config, flatten(expected["config"]), defaults)
+    if difference is not None:
+        key, saved, value = difference
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} was written with {key}={saved!r} but the config gives {value!r}; "
+            "was config.toml edited after the run? Restore the value the run was trained with"
+        )
 
 
 def check_resume_config(metadata: dict[str, Any], config: RunConfig, path: Path, changeable: tuple[str, ...]) -> None:
@@ -172,16 +168,29 @@ def check_resume_config(metadata: dict[str, Any], config: RunConfig, path: Path,
     """
     if "run_config" not in metadata:
         return
-    saved_config = flatten(metadata["run_config"])
-    for key, value in flatten(to_dict(config)).items():
-        if key in changeable:
+    current = {key: value for key, value in flatten(to_dict(config)).items() if key not in changeable}
+    difference = first_difference(flatten(metadata["run_config"]), current, flatten(to_dict(RunConfig())))
+    if difference is not None:
+        key, saved, value = difference
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} was written with {key}={saved!r} but config.toml gives {value!r}; a resume "
+            f"continues the same run, so restore the value, or start a new run to change it (only {', '.join(changeable)} may change)"
+        )
+
+
+def first_difference(saved: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """Return the first ``(key, saved value, current value)`` that differs between two flat configs, or None.
+
+    A field added to the schema after the checkpoint was written is absent from ``saved``. That
+    run used the field's default, so only a value other than the default in ``defaults`` differs.
+    """
+    for key, value in current.items():
+        if key not in saved and key in defaults and value == defaults[key]:
             continue
-        saved = saved_config.get(key, "<missing>")
-        if saved != value:
-            raise CheckpointError(
-                f"checkpoint {str(path)!r} was written with {key}={saved!r} but config.toml gives {value!r}; a resume "
-                f"continues the same run, so restore the value, or start a new run to change it (only {', '.join(changeable)} may change)"
-            )
+        saved_value = saved.get(key, "<missing>")
+        if saved_value != value:
+            return key, saved_value, value
+    return None
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

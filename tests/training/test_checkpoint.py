@@ -15,9 +15,11 @@ from ami.training.checkpoint import (
     CHECKPOINT_NAME,
     CheckpointError,
     check_checkpoint_matches,
+    check_resume_config,
     checkpoint_metadata,
     load_checkpoint,
 )
+from ami.training.run_dir import RESUME_OVERRIDES
 from ami.training.trainer import Trainer
 from experiments.cli import main
 from tests.tiny import DEBUG_CONFIG
@@ -143,6 +145,23 @@ def test_checkpoint_without_newer_field_other_value(debug_trainer):
 
     with pytest.raises(CheckpointError, match=r"written with env.num_envs='<missing>' but the config gives 2"):
         check_checkpoint_matches(metadata, config, debug_trainer.spec, Path(CHECKPOINT_NAME))
+
+
+def test_resume_without_newer_default_field(debug_trainer):
+    # A run saved before actor.planner.deterministic_action existed acted with its default.
+    metadata = checkpoint_metadata(debug_trainer.config, debug_trainer.spec, step=0)
+    del metadata["run_config"]["actor"]["planner"]["deterministic_action"]
+
+    check_resume_config(metadata, debug_trainer.config, Path(CHECKPOINT_NAME), RESUME_OVERRIDES)
+
+
+def test_resume_without_newer_field_other_value(debug_trainer):
+    config = load_config(DEBUG_CONFIG, ["actor.planner.deterministic_action=elite"])
+    metadata = checkpoint_metadata(config, debug_trainer.spec, step=0)
+    del metadata["run_config"]["actor"]["planner"]["deterministic_action"]
+
+    with pytest.raises(CheckpointError, match=r"written with actor.planner.deterministic_action='<missing>' but config.toml gives 'elite'"):
+        check_resume_config(metadata, config, Path(CHECKPOINT_NAME), RESUME_OVERRIDES)
 
 
 def test_checkpoint_other_action_bounds(debug_trainer):
