@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import logging
+import re
 import time
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -70,17 +74,59 @@ def constructor_arguments(algorithm: type[BaseAlgorithm]) -> list[str]:
 
 
 def check_options(kind: str, options: dict[str, Any]) -> None:
-    """Raise ValueError naming an option that the constructor of ``kind`` does not take, with the valid names."""
+    """Raise ValueError naming an option that the constructor of ``kind`` does not take or whose value has the wrong type."""
     if kind not in ALGORITHMS:
         raise ValueError(f"unknown Stable-Baselines3 kind {kind!r}; expected one of {sorted(ALGORITHMS)}")
     algorithm = ALGORITHMS[kind]
     valid = constructor_arguments(algorithm)
-    for name in options:
+    parameters = inspect.signature(algorithm.__init__).parameters
+    for name, value in options.items():
         if name not in valid:
             raise ValueError(
                 f"invalid option {name!r} for {algorithm.__name__}: it is not a constructor argument "
                 f"that runs may set; valid options are {', '.join(valid)}"
             )
+        annotation = parameters[name].annotation
+        if value_matches(annotation, value) is False:
+            raise ValueError(f"invalid value {value!r} for option {name!r} of {algorithm.__name__}: expected {type_name(annotation)}")
+
+
+def value_matches(annotation: Any, value: Any) -> bool | None:
+    """Return whether ``value`` fits a constructor's type ``annotation``, or None where the annotation is too loose to tell.
+
+    SB3 annotates its constructors with classes and unions of them, e.g. ``int``,
+    ``float | Callable[[float], float]`` or ``dict[str, Any] | None``. An int fits ``float``, and a
+    bool fits only ``bool``.
+    """
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        matches = [value_matches(member, value) for member in typing.get_args(annotation)]
+        if True in matches:
+            return True
+        return None if None in matches else False
+    if origin is not None:
+        # Parametrized generics: dict[...], tuple[...], type[...], Callable[...].
+        if origin is collections.abc.Callable:
+            return callable(value)
+        if origin is tuple:
+            # TOML has arrays but no tuples, and SB3 indexes these values, so a list serves.
+            return isinstance(value, (tuple, list))
+        return isinstance(value, origin)
+    if annotation is None or annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return None
+
+
+def type_name(annotation: Any) -> str:
+    """Return an annotation as text without module paths, e.g. ``float | Callable[[float], float]``."""
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    return re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text)
 
 
 def build_model(spec: RunSpec, env: gym.Env) -> BaseAlgorithm:

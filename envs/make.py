@@ -18,14 +18,19 @@ class UnknownTaskError(ValueError):
     """The task id is not registered with Gymnasium."""
 
 
-def check_task(task: str) -> None:
-    """Raise UnknownTaskError, with close registered ids, unless ``task`` is registered."""
+def check_task(task: str, key: str | None = "env.task") -> None:
+    """Raise UnknownTaskError, with close registered ids, unless ``task`` is registered.
+
+    ``key`` names the setting that gave the task in the message; None leaves it out, e.g. where
+    argparse already names the flag.
+    """
     if task in gym.registry:
         return
     close = difflib.get_close_matches(task, list(gym.registry), n=3)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    source = f" for {key}" if key is not None else ""
     raise UnknownTaskError(
-        f"unknown task {task!r} for env.task: it is not registered with Gymnasium.{hint} "
+        f"unknown task {task!r}{source}: it is not registered with Gymnasium.{hint} "
         "MuJoCo tasks are named like 'HalfCheetah-v5'; list them with "
         "`python -c \"import gymnasium; gymnasium.pprint_registry()\"`."
     )

@@ -157,6 +157,9 @@ class PointMazeEnv(gym.Env):
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (2,):
             raise ValueError(f"invalid action of shape {action.shape}; expected shape (2,): the x and y controls")
+        if not np.all(np.isfinite(action)):
+            # MuJoCo would only print a warning and ignore the controls.
+            raise ValueError(f"invalid action {action.tolist()}: the controls must be finite numbers")
         # The motors' ctrlrange clamps the controls to [-1, 1].
         self.data.ctrl[:] = action
         mujoco.mj_step(self.model, self.data, nstep=FRAME_SKIP)

@@ -34,7 +34,7 @@ from ami.training.run_dir import RESUME_OVERRIDES, RunDirError, create_run_dir, 
 from ami.training.trainer import Trainer
 from experiments.compare.config import load_compare_config
 from experiments.compare.grid import build_specs, run_local, run_ray
-from experiments.compare.report import write_report
+from experiments.compare.report import check_report_paths, write_report
 from experiments import maze_eval
 from experiments.arguments import non_negative_int, positive_int
 
@@ -126,11 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--quiet", action="store_true", help="no progress bar")
 
     bench = commands.add_parser("bench", help="run a benchmark and print its figures; see `ami bench NAME --help`")
+    # Optional for argparse, so that a missing name gets the list of benchmarks instead of argparse's message.
     bench.add_argument(
-        "benchmark", choices=sorted(BENCHMARKS),
+        "benchmark", nargs="?", choices=sorted(BENCHMARKS),
         help="planning: planner speed; render: pixel frames per second; step_time: one update and one action",
     )
     bench.add_argument("arguments", nargs=argparse.REMAINDER, help="the benchmark's own arguments")
+    bench.set_defaults(bench_parser=bench)
     maze_eval.add_parser(commands)
     return parser
 
@@ -185,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "maze-eval":
             return command_maze_eval(args, log_buffer)
         if args.command == "bench":
+            if args.benchmark is None:
+                args.bench_parser.error(f"missing benchmark name; choose one of {', '.join(sorted(BENCHMARKS))}, e.g. ami bench step_time --help")
             release_logs(log_buffer)
             importlib.import_module(BENCHMARKS[args.benchmark]).main(args.arguments, prog=f"ami bench {args.benchmark}")
             return 0
@@ -568,6 +572,7 @@ def command_compare(args: argparse.Namespace, log_buffer: logging.handlers.Memor
             output = Path(config.output_dir)
             if output.exists() and not output.is_dir():
                 raise ConfigError(f"output_dir {config.output_dir!r} is a file; give a folder for the comparison's results")
+            check_report_paths(config)
             output.mkdir(parents=True, exist_ok=True)
             lock = lock_run_dir(output)
     except InputError:

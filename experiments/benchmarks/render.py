@@ -72,7 +72,7 @@ def parse_tasks(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"invalid task list {text!r}: give task ids separated by commas, e.g. HalfCheetah-v5")
     for task in tasks:
         try:
-            check_task(task)
+            check_task(task, key=None)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
     return tasks

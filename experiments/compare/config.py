@@ -101,7 +101,7 @@ def validate_compare_config(config: CompareConfig) -> None:
         raise ConfigError(f"'seeds' lists a seed twice: {list(config.seeds)!r}")
 
     for task, steps in config.tasks.items():
-        check_task(task)
+        check_task(task, key="[tasks]")
         check_continuous_actions(task)
         if steps < config.eval_every:
             raise ConfigError(f"invalid value {steps!r} for tasks.{task!r}; it must be at least eval_every={config.eval_every}")
@@ -195,10 +195,7 @@ def validate_agent(agent: AgentEntry, config: CompareConfig) -> None:
 
 
 def check_agent_options(agent: AgentEntry, task: str) -> None:
-    """Check a baseline's option names (and the MPC's values) before any run starts.
-
-    NOTE: only names are checked; a value of the wrong type still fails its runs at start.
-    """
+    """Check a baseline's option names and value types (and the MPC's values) before any run starts."""
     options = agent.options_for(task)
     try:
         if agent.kind in ("sac", "td3", "ppo"):

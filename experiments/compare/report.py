@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from ami.config.loader import ConfigError
 from ami.training.run_dir import safe_name
 from experiments.compare.config import CompareConfig
 from experiments.compare.config import policy_labels as agent_labels
@@ -161,6 +162,25 @@ def plot_task(task: str, labels: list[str], curves: dict[tuple[str, str], Curve]
     figure.savefig(path)
 
 
+def plot_path(output: Path, task: str) -> Path:
+    return output / PLOTS_FOLDER / f"{safe_name(task)}.png"
+
+
+def check_report_paths(config: CompareConfig) -> None:
+    """Raise ConfigError when a report file's path is taken by a folder, or the plots folder's by a file.
+
+    The report is written after all runs, so a blocked path would otherwise fail hours later.
+    """
+    output = Path(config.output_dir)
+    files = [output / RESULTS_NAME, output / SUMMARY_NAME, *(plot_path(output, task) for task in config.tasks)]
+    for path in files:
+        if path.is_dir():
+            raise ConfigError(f"report file {str(path)!r} is a folder; move or remove it, because the comparison writes its report there")
+    plots = output / PLOTS_FOLDER
+    if plots.exists() and not plots.is_dir():
+        raise ConfigError(f"plots folder {str(plots)!r} is a file; move or remove it, because the comparison writes its plots there")
+
+
 def write_report(config: CompareConfig, specs: list[RunSpec]) -> Path:
     """Write ``results.csv``, ``summary.md`` and ``plots/<task>.png``; return the summary's path.
 
@@ -177,6 +197,6 @@ def write_report(config: CompareConfig, specs: list[RunSpec]) -> Path:
     plots = output / PLOTS_FOLDER
     plots.mkdir(exist_ok=True)
     for task in config.tasks:
-        plot_task(task, policy_labels(config, task), curves, plots / f"{safe_name(task)}.png")
+        plot_task(task, policy_labels(config, task), curves, plot_path(output, task))
     logger.info("wrote %s, %s and %d plots under %s", RESULTS_NAME, SUMMARY_NAME, len(config.tasks), output)
     return summary_path

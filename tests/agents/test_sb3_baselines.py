@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents.sb3_baselines import run_sb3
+from agents.sb3_baselines import check_options, run_sb3
 from experiments.compare.protocol import EVALUATION_COLUMNS, EVALUATIONS_NAME, RunSpec
 
 TAGS = ("eval/mean_reward", "eval/std_reward", "eval/mean_ep_length", "eval/ms_per_action")
@@ -109,3 +109,26 @@ def test_seed_option_is_rejected(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="invalid option 'seed' for PPO"):
         run_sb3(spec)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "message"),
+    [
+        ("sac", {"learning_rate": "fast"}, "invalid value 'fast' for option 'learning_rate' of SAC: expected float | Callable[[float], float]"),
+        ("sac", {"batch_size": 2.5}, "invalid value 2.5 for option 'batch_size' of SAC: expected int"),
+        ("td3", {"buffer_size": True}, "invalid value True for option 'buffer_size' of TD3: expected int"),
+        ("ppo", {"policy_kwargs": [64, 64]}, "invalid value [64, 64] for option 'policy_kwargs' of PPO: expected dict[str, Any] | None"),
+        ("sac", {"action_noise": 0.1}, "invalid value 0.1 for option 'action_noise' of SAC: expected ActionNoise | None"),
+    ],
+)
+def test_check_options_rejects_wrong_type(kind, options, message) -> None:
+    with pytest.raises(ValueError) as error:
+        check_options(kind, options)
+
+    assert str(error.value) == message
+
+
+def test_check_options_accepts_toml_values() -> None:
+    # TOML gives ints for floats and arrays for tuples; SB3 takes both.
+    check_options("sac", {"learning_rate": 1, "train_freq": [1, "episode"], "ent_coef": "auto_0.1", "policy_kwargs": {"net_arch": [64]}})
+    check_options("ppo", {"clip_range": 0.1, "target_kl": 0.02, "device": "cpu"})

@@ -213,6 +213,15 @@ def test_step_rejects_wrong_action_shape():
         env.step(np.zeros(3, dtype=np.float32))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_step_rejects_non_finite_action(bad):
+    env = PointMazeEnv("u")
+    env.reset(seed=0)
+
+    with pytest.raises(ValueError, match=r"invalid action \[.*\]: the controls must be finite numbers"):
+        env.step(np.array([bad, 0.0], dtype=np.float32))
+
+
 def test_success_at_goal_terminates():
     env = PointMazeEnv("u")
     env.reset(seed=0, options={"start": TOP_RIGHT, "goal": (1.1, 1.0)})

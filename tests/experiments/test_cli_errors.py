@@ -236,3 +236,14 @@ def test_bench_help_names_ami_command(capsys, benchmark):
 
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: ami bench {benchmark} ")
+
+
+def test_bench_without_name_lists_benchmarks(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench"])
+
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert stderr_lines(captured.err)[-1] == (
+        "ami bench: error: missing benchmark name; choose one of planning, render, step_time, e.g. ami bench step_time --help"
+    )

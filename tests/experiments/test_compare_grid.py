@@ -312,9 +312,10 @@ BAD_COMPARISONS = {
     "unknown_kind": ('kind = "random"', 'kind = "dqn"', "invalid value 'dqn' for 'agents[1].kind'"),
     "missing_ami_config": (f'"{TASK}" = "{DEBUG_CONFIG}"', "", "agent 'ami' has no ami config for ['InvertedPendulum-v5']"),
     "budget_off_schedule": ("budgets = [100]", "budgets = [150]", "invalid budget 150 in 'budgets'"),
-    "unknown_task": (f'"{TASK}" = 200', '"InvertedPendulum-v9" = 200', "unknown task 'InvertedPendulum-v9'"),
+    "unknown_task": (f'"{TASK}" = 200', '"InvertedPendulum-v9" = 200', "unknown task 'InvertedPendulum-v9' for [tasks]"),
     "duplicate_agent": ('name = "random"', 'name = "ami"', "agent name 'ami' is used twice"),
     "unknown_sb3_option": ("batch_size = 32, policy", "batch_sise = 32, policy", "invalid option 'batch_sise' for SAC"),
+    "sb3_option_type": ("batch_size = 32, policy", 'batch_size = "32", policy', "invalid value '32' for option 'batch_size' of SAC: expected int"),
     "unknown_mpc_option": ("num_samples = 16", "num_sample = 16", "unknown true-simulator MPC option(s) ['num_sample']"),
     "bad_ami_override": ('"train.seed_steps=100"', '"train.sed_steps=100"', "unknown config key 'train.sed_steps'"),
     "agent_on_unknown_task": ('name = "random"\nkind = "random"', 'name = "random"\nkind = "random"\ntasks = ["Hopper-v5"]', "lists tasks ['Hopper-v5']"),
@@ -370,3 +371,26 @@ def test_compare_missing_file(tmp_path, capsys):
     assert len(lines) == 1
     assert str(missing) in lines[0]
     assert not os.path.exists(tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("blocked", "make", "fragment"),
+    [
+        ("summary.md", Path.mkdir, "report file '{path}' is a folder"),
+        ("plots/InvertedPendulum-v5.png", Path.mkdir, "report file '{path}' is a folder"),
+        ("plots", Path.touch, "plots folder '{path}' is a file"),
+    ],
+)
+def test_compare_blocked_report_path(tmp_path, capsys, blocked, make, fragment):
+    path = write_comparison(tmp_path)
+    target = tmp_path / "out" / blocked
+    target.parent.mkdir(parents=True)
+    make(target)
+
+    exit_code = main(["compare", str(path), "--quiet"])
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_code == 2
+    assert len(lines) == 1
+    assert fragment.format(path=target) in lines[0]
+    assert not (tmp_path / "out" / "runs").exists()
