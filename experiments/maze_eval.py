@@ -20,6 +20,7 @@ from torch.utils.tensorboard import SummaryWriter
 from ami.actor.budget import flat_transitions_per_action, hierarchical_transitions_per_action, matched_flat_num_samples
 from ami.config.schema import PlannerConfig, RunConfig
 from ami.training.evaluate import EVAL_SEED_OFFSET
+from ami.training.goal_landscape import mean_rank_correlations
 from ami.training.run_dir import RUN_FILES
 from ami.training.maze_evaluation import HELD_OUT_SEED, build_planner, evaluate_held_out, maze_layout, planner_swapped
 from ami.training.planned_path import LatentPositionLookup, PathRecorder, RecordingPlanner, planned_path_image
@@ -174,7 +175,17 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         "planner_overrides": list(args.planner_overrides),
         "planner_configs": {name: dataclasses.asdict(planner_configs[name]) for name in args.planners},
         "planners": results,
+        "goal_cost_rank_correlation": goal_cost_correlations(trainer, layout),
     }
+
+
+def goal_cost_correlations(trainer, layout) -> dict[str, float] | None:
+    """Return each level's mean rank correlation of the goal cost with the path distance, or None without a vector goal."""
+    goal_setter = trainer.agent.modules.configurator.goal_setter
+    if trainer.spec.pixels or not goal_setter.enabled:
+        return None
+    correlations = mean_rank_correlations(trainer.agent.modules.world_model, goal_setter, trainer.spec.obs_dim, layout, trainer.device)
+    return {f"level_{level}": value for level, value in correlations.items()}
 
 
 def write_planned_path(writer, trainer, layout, name, planner, recorder, subgoal_every, step) -> None:

@@ -66,10 +66,15 @@ class GoalSetter:
                 "the cost module has a goal_latent_distance term but configurator.goal.goal_indices is empty; "
                 "set configurator.goal.goal_indices and configurator.goal.position_indices"
             )
-        latent = world_model.encode(self.goal_observation(obs))
-        goal_latents = [latent]
-        if isinstance(world_model, HJEPAWorldModel):
-            for level in range(1, world_model.num_levels):
-                goal_latents.append(world_model.level(level).abstract(goal_latents[-1]))
+        goal_latents = latents_by_level(world_model, self.goal_observation(obs))
         for _, term in terms:
             term.set_goal(goal_latents)
+
+
+def latents_by_level(world_model: WorldModel, obs: torch.Tensor) -> list[torch.Tensor]:
+    """Encode observations ``(batch, obs_dim)`` and abstract them to every level: ``[(batch, latent_dim_l)]``, level 0 first."""
+    latents = [world_model.encode(obs)]
+    if isinstance(world_model, HJEPAWorldModel):
+        for level in range(1, world_model.num_levels):
+            latents.append(world_model.level(level).abstract(latents[-1]))
+    return latents

@@ -15,11 +15,12 @@ import torch
 
 from ami.actor.base import Planner, PlanResult
 from ami.actor.budget import transitions_per_action
+from ami.configurator.goal import latents_by_level
 from ami.memory.replay import TrajectoryReplay
 from ami.training.evaluate import EVAL_SEED_OFFSET, EvalResult
+from ami.training.goal_landscape import goal_landscape, landscape_figure, mean_rank_correlations
 from ami.training.maze_evaluation import HELD_OUT_SEED, evaluate_held_out, maze_layout, planner_swapped
 from ami.world_model.base import WorldModel
-from ami.world_model.hjepa import HJEPAWorldModel
 from envs.maze_drawing import draw_maze
 from envs.maze_eval import MazePair, held_out_pairs
 from envs.maze_layouts import MazeLayout
@@ -83,11 +84,7 @@ class LatentPositionLookup:
         generator = torch.Generator().manual_seed(seed)
         chosen = rows[torch.randperm(len(rows), generator=generator)[:pool]].to(replay.obs.device)
         obs = replay.obs[chosen]  # (pool, obs_dim)
-        latents = [world_model.encode(obs)]
-        if isinstance(world_model, HJEPAWorldModel):
-            for level in range(1, world_model.num_levels):
-                latents.append(world_model.level(level).abstract(latents[-1]))
-        return cls(obs[:, list(POSITION_INDICES)], latents)
+        return cls(obs[:, list(POSITION_INDICES)], latents_by_level(world_model, obs))
 
     @torch.no_grad()
     def nearest_positions(self, latents: torch.Tensor, level: int) -> np.ndarray:
@@ -131,7 +128,7 @@ def planned_path_image(
 
 
 class MazeEvalDiagnostics:
-    """Trainer evaluation hook on maze tasks: success rate and the planned-path picture.
+    """Trainer evaluation hook on maze tasks: success rate, the planned-path picture and the goal-cost landscape.
 
     Logs ``eval/<mode>/success_rate`` from the evaluation's returns, since a maze episode
     earns reward only at steps within the success radius. After a deliberative evaluation it
@@ -155,6 +152,27 @@ class MazeEvalDiagnostics:
             return
         image = record_planned_path(self.trainer, self.layout)
         self.trainer.metrics.image(f"eval/{result.mode}/planned_path", image, step)
+        self.log_goal_landscape(step)
+
+    def log_goal_landscape(self, step: int) -> None:
+        """Log how each level's goal cost ranks cells against their path distance (``ami.training.goal_landscape``).
+
+        Scalars ``eval/goal_cost/level_<l>/rank_correlation`` average over every free cell as
+        the goal. The figure ``eval/goal_cost/level_<l>`` shows the goal of the first held-out pair.
+        """
+        trainer = self.trainer
+        modules = trainer.agent.modules
+        goal_setter = modules.configurator.goal_setter
+        if not goal_setter.enabled:
+            return
+        args = (modules.world_model, goal_setter, trainer.spec.obs_dim, self.layout)
+        correlations = mean_rank_correlations(*args, trainer.device)
+        trainer.metrics.scalars({f"eval/goal_cost/level_{level}/rank_correlation": value for level, value in correlations.items()}, step)
+
+        goal = held_out_pairs(self.layout, 1, HELD_OUT_SEED)[0].goal
+        landscape = goal_landscape(*args, self.layout.cell_at(*goal), trainer.device)
+        for level in landscape.latent_distances:
+            trainer.metrics.figure(f"eval/goal_cost/level_{level}", landscape_figure(self.layout, landscape, level), step)
 
 
 def record_planned_path(trainer: Trainer, layout: MazeLayout) -> np.ndarray:

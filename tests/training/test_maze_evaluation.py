@@ -144,6 +144,14 @@ def test_maze_eval_figures_well_formed(maze_eval_record, planner):
         assert result["mean_steps_to_success"] is None
 
 
+def test_maze_eval_reports_goal_cost_correlation(maze_eval_record):
+    record, _ = maze_eval_record
+    correlations = record["goal_cost_rank_correlation"]
+
+    assert sorted(correlations) == ["level_0", "level_1"]
+    assert all(-1.0 <= value <= 1.0 for value in correlations.values())
+
+
 @pytest.mark.parametrize("planner", ["flat", "hierarchical"])
 def test_maze_eval_uses_held_out_pairs(maze_eval_record, planner):
     record, _ = maze_eval_record
@@ -211,3 +219,16 @@ def test_hierarchical_config_enables_goal_cost():
     assert config.cost.intrinsic["goal_latent_distance"] > 0
     assert config.configurator.goal.goal_indices == (4, 5)
     assert config.configurator.goal.position_indices == (0, 1)
+
+
+def test_run_logs_goal_cost_landscape(maze_run):
+    events = EventAccumulator(str(maze_run), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+
+    for level in (0, 1):
+        correlations = events.Scalars(f"eval/goal_cost/level_{level}/rank_correlation")
+        assert [point.step for point in correlations] == [300]
+        assert -1.0 <= correlations[0].value <= 1.0
+        images = events.Images(f"eval/goal_cost/level_{level}")
+        assert [image.step for image in images] == [300]
+        assert images[0].encoded_image_string.startswith(b"\x89PNG")
