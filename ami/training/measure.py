@@ -3,8 +3,8 @@
 ``evaluate`` in ``ami.training.evaluate`` reports returns only. Under a new cost the return
 of the training task measures little. So this loop records, per episode, the x velocity that
 the environment reports and the error of each velocity target. It also records the safety
-violations read from the real observations, the mean of each planned cost term, and the time
-per action of each mode.
+violations read from the real observations, the steps with the main body upside down, the mean
+of each planned cost term, and the time per action of each mode.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from ami.cost.safety import QuantityRange
 from ami.cost.velocity import TargetVelocity
 
 MODES = ("reactive", "deliberative")
+BODY_ANGLES = ("tip_angle", "torso_angle")
+"""Quantities that hold the pitch of a locomotion task's main body, in radians; the first the task has is used."""
 
 
 @dataclass
@@ -36,6 +38,9 @@ class EpisodeMeasures:
     x_velocities: list[float] = field(default_factory=list)
     violations: dict[str, int] = field(default_factory=dict)
     cost_terms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    upside_down_steps: list[int] = field(default_factory=list)
+    """Steps (0-based) after which the main body was upside down."""
+    has_body_angle: bool = False
 
     def record_step(self, task: str, reward: float, obs: np.ndarray, info: dict[str, Any], safety: dict[str, QuantityRange]) -> None:
         """Add one env step: its reward, the x velocity, and a violation for each limit that ``obs`` breaks.
@@ -53,6 +58,20 @@ class EpisodeMeasures:
         obs_tensor = torch.as_tensor(obs, dtype=torch.float32)
         for name, term in safety.items():
             self.violations[name] += int(term.observed_violation(obs_tensor))
+        self._record_body_angle(task, obs_tensor)
+
+    def _record_body_angle(self, task: str, obs: torch.Tensor) -> None:
+        """Count the step as upside down when the body's pitch has a negative cosine.
+
+        The pitch is a hinge angle that grows past 2 pi in a full turn, so the test reads its
+        cosine, not its size.
+        """
+        quantity = next((name for name in BODY_ANGLES if has_quantity(task, name)), None)
+        if quantity is None:
+            return
+        self.has_body_angle = True
+        if torch.cos(read_quantity(task, quantity, obs)) < 0:
+            self.upside_down_steps.append(self.length - 1)
 
     def summary(self, speed_targets: dict[str, float]) -> dict[str, Any]:
         result: dict[str, Any] = {"return": self.episode_return, "length": self.length}
@@ -62,6 +81,9 @@ class EpisodeMeasures:
             result["speed_error"] = {name: float(np.abs(velocities - target).mean()) for name, target in speed_targets.items()}
         if self.violations:
             result["safety_violations"] = dict(self.violations)
+        if self.has_body_angle:
+            result["upside_down_share"] = len(self.upside_down_steps) / max(self.length, 1)
+            result["first_upside_down_step"] = self.upside_down_steps[0] if self.upside_down_steps else None
         return result
 
 
@@ -161,6 +183,8 @@ def episode_means(measured: list[EpisodeMeasures], speed_targets: dict[str, floa
         result["speed_error"] = {
             name: float(np.mean([episode["speed_error"][name] for episode in episodes])) for name in speed_targets
         }
+    if all("upside_down_share" in episode for episode in episodes):
+        result["upside_down_share"] = float(np.mean([episode["upside_down_share"] for episode in episodes]))
     if episodes and "safety_violations" in episodes[0]:
         result["safety_violations"] = {
             name: int(sum(episode["safety_violations"][name] for episode in episodes)) for name in episodes[0]["safety_violations"]

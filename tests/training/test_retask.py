@@ -186,6 +186,7 @@ def test_eval_measure_keeps_run_cost(run_dir, capsys):
     assert output["cost"]["task_weight"] == 1.0
     assert "speed" not in output["cost"]["terms"]
     assert result["episodes"][0]["safety_violations"]["flip"] >= 0
+    assert 0.0 <= result["upside_down_share"] <= 1.0
     assert result["cost_terms"]["task"] != 0.0
 
 
