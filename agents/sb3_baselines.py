@@ -88,7 +88,11 @@ def check_options(kind: str, options: dict[str, Any]) -> None:
             )
         annotation = parameters[name].annotation
         if value_matches(annotation, value) is False:
-            raise ValueError(f"invalid value {value!r} for option {name!r} of {algorithm.__name__}: expected {type_name(annotation)}")
+            int_as_float = annotation is int and isinstance(value, float)
+            hint = ", written without a decimal point or exponent, e.g. 10_000" if int_as_float else ""
+            raise ValueError(
+                f"invalid value {value!r} for option {name!r} of {algorithm.__name__}: expected {type_name(annotation)}{hint}"
+            )
 
 
 def value_matches(annotation: Any, value: Any) -> bool | None:
@@ -109,8 +113,8 @@ def value_matches(annotation: Any, value: Any) -> bool | None:
         if origin is collections.abc.Callable:
             return callable(value)
         if origin is tuple:
-            # TOML has arrays but no tuples, and SB3 indexes these values, so a list serves.
-            return isinstance(value, (tuple, list))
+            # TOML has arrays but no tuples; build_model turns such a list into a tuple.
+            return tuple_matches(typing.get_args(annotation), value)
         return isinstance(value, origin)
     if annotation is None or annotation is type(None):
         return value is None
@@ -121,6 +125,41 @@ def value_matches(annotation: Any, value: Any) -> bool | None:
     if isinstance(annotation, type):
         return isinstance(value, annotation)
     return None
+
+
+def tuple_matches(members: tuple[Any, ...], value: Any) -> bool | None:
+    """Return whether a tuple or list ``value`` fits ``tuple[members]``, element by element, or None where that cannot be told."""
+    if not isinstance(value, (tuple, list)):
+        return False
+    if Ellipsis in members:
+        return None
+    if len(value) != len(members):
+        return False
+    matches = [value_matches(member, item) for member, item in zip(members, value)]
+    if False in matches:
+        return False
+    return None if None in matches else True
+
+
+def accepts_tuple(annotation: Any) -> bool:
+    """Return whether ``annotation`` is a tuple type or a union with one."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(accepts_tuple(member) for member in typing.get_args(annotation))
+    return typing.get_origin(annotation) is tuple
+
+
+def constructor_options(algorithm: type[BaseAlgorithm], options: dict[str, Any]) -> dict[str, Any]:
+    """Return ``options`` with each list given for a tuple argument turned into a tuple.
+
+    TOML has no tuples, and SB3 treats a list ``train_freq = [1, "episode"]`` as a step count.
+    """
+    parameters = inspect.signature(algorithm.__init__).parameters
+    converted = {}
+    for name, value in options.items():
+        if isinstance(value, list) and name in parameters and accepts_tuple(parameters[name].annotation):
+            value = tuple(value)
+        converted[name] = value
+    return converted
 
 
 def type_name(annotation: Any) -> str:
@@ -140,7 +179,7 @@ def build_model(spec: RunSpec, env: gym.Env) -> BaseAlgorithm:
     action_dim = int(np.prod(env.action_space.shape))
     arguments: dict[str, Any] = {"policy": "MlpPolicy", "device": "cpu", "verbose": 0}
     arguments.update(default_options(spec.kind, spec.total_steps, action_dim))
-    arguments.update(spec.options)
+    arguments.update(constructor_options(algorithm, spec.options))
     return algorithm(env=env, seed=spec.seed, tensorboard_log=str(Path(spec.run_dir) / "train"), **arguments)
 
 

@@ -177,7 +177,11 @@ BENCHMARKS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Known arguments only, so that `ami bench --flag` without a name reaches the missing-name message below.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not (args.command == "bench" and args.benchmark is None):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     log_buffer = configure_logging()
     try:
         if args.command == "run":

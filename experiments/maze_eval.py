@@ -179,7 +179,7 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
     }
 
 
-def goal_cost_correlations(trainer, layout) -> dict[str, float] | None:
+def goal_cost_correlations(trainer, layout) -> dict[str, float | None] | None:
     """Return each level's mean rank correlation of the goal cost with the path distance, or None without a vector goal."""
     goal_setter = trainer.agent.modules.configurator.goal_setter
     if trainer.spec.pixels or not goal_setter.enabled:

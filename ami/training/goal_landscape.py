@@ -7,8 +7,8 @@ the ball at rest there, with the goal in the observation. Its latent distance to
 to the goal's cell, in moves between cells, at every level of the world model.
 
 The Spearman rank correlation summarizes the comparison. At 1 the cost ranks cells as the maze
-does, so greedy descent on it leads to the goal. Near 0 or below, the cost is no guide, and
-the planner needs a horizon that reaches past the detours or a cost beyond its horizon.
+does, so greedy descent on it leads to the goal. The lower it is, the more the cost misleads
+at detours, and the further the planner's horizon, or a cost beyond it, must reach.
 """
 
 from __future__ import annotations
@@ -81,23 +81,33 @@ def goal_landscape(
 
 def mean_rank_correlations(
     world_model: WorldModel, goal_setter: GoalSetter, obs_dim: int, layout: MazeLayout, device: torch.device
-) -> dict[int, float]:
-    """Return each level's rank correlation averaged over every free cell as the goal."""
+) -> dict[int, float | None]:
+    """Return each level's rank correlation averaged over every free cell as the goal.
+
+    Goals whose correlation is undefined (a cost equal at every cell, as with collapsed latents)
+    are left out. A level with no defined correlation gets None.
+    """
     by_level: dict[int, list[float]] = {}
     for goal_cell in layout.free_cells:
         landscape = goal_landscape(world_model, goal_setter, obs_dim, layout, goal_cell, device)
         for level in landscape.latent_distances:
             by_level.setdefault(level, []).append(landscape.rank_correlation(level))
-    return {level: float(np.nanmean(values)) for level, values in by_level.items()}
+    means: dict[int, float | None] = {}
+    for level, values in by_level.items():
+        defined = [value for value in values if not np.isnan(value)]
+        means[level] = float(np.mean(defined)) if defined else None
+    return means
 
 
 def spearman(values: np.ndarray, reference: np.ndarray) -> float:
     """Return the Spearman rank correlation of two equal-length arrays, with tied values sharing their mean rank.
 
-    Returns NaN when either array has fewer than two distinct values.
+    Returns NaN when either array contains NaN or has fewer than two distinct values.
     """
     if len(values) != len(reference):
         raise ValueError(f"spearman needs arrays of one length, got {len(values)} and {len(reference)}")
+    if len(values) < 2 or np.isnan(values).any() or np.isnan(reference).any():
+        return float("nan")
     ranks, reference_ranks = average_ranks(values), average_ranks(reference)
     if ranks.std() == 0 or reference_ranks.std() == 0:
         return float("nan")
@@ -130,6 +140,7 @@ def landscape_figure(layout: MazeLayout, landscape: GoalLandscape, level: int) -
         axes.set_yticks([])
         axes.set_title(title)
         figure.colorbar(image, ax=axes, fraction=0.046)
-    figure.suptitle(f"Spearman correlation {landscape.rank_correlation(level):.2f}")
+    correlation = landscape.rank_correlation(level)
+    figure.suptitle("Spearman correlation undefined" if np.isnan(correlation) else f"Spearman correlation {correlation:.2f}")
     figure.tight_layout()
     return figure

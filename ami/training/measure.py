@@ -25,8 +25,11 @@ from ami.cost.safety import QuantityRange
 from ami.cost.velocity import TargetVelocity
 
 MODES = ("reactive", "deliberative")
-BODY_ANGLES = ("tip_angle", "torso_angle")
-"""Quantities that hold the pitch of a locomotion task's main body, in radians; the first the task has is used."""
+BODY_ANGLES = ("tip_angle",)
+"""Quantities that hold the pitch of a locomotion task's main body, in radians; the first the task has is used.
+
+HalfCheetah (``tip_angle``) can turn over and run on. Hopper and Walker2d end their episodes
+once the torso tilts past 0.2 or 1 rad, long before it turns over, so they are not listed."""
 
 
 @dataclass
@@ -67,7 +70,8 @@ class EpisodeMeasures:
         cosine, not its size.
         """
         quantity = next((name for name in BODY_ANGLES if has_quantity(task, name)), None)
-        if quantity is None:
+        # Pixel observations are frames, without the pitch entry.
+        if quantity is None or obs.dim() != 1:
             return
         self.has_body_angle = True
         if torch.cos(read_quantity(task, quantity, obs)) < 0:

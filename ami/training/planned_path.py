@@ -167,7 +167,8 @@ class MazeEvalDiagnostics:
             return
         args = (modules.world_model, goal_setter, trainer.spec.obs_dim, self.layout)
         correlations = mean_rank_correlations(*args, trainer.device)
-        trainer.metrics.scalars({f"eval/goal_cost/level_{level}/rank_correlation": value for level, value in correlations.items()}, step)
+        defined = {level: value for level, value in correlations.items() if value is not None}
+        trainer.metrics.scalars({f"eval/goal_cost/level_{level}/rank_correlation": value for level, value in defined.items()}, step)
 
         goal = held_out_pairs(self.layout, 1, HELD_OUT_SEED)[0].goal
         landscape = goal_landscape(*args, self.layout.cell_at(*goal), trainer.device)

@@ -177,8 +177,11 @@ def check_report_paths(config: CompareConfig) -> None:
         if path.is_dir():
             raise ConfigError(f"report file {str(path)!r} is a folder; move or remove it, because the comparison writes its report there")
     plots = output / PLOTS_FOLDER
-    if plots.exists() and not plots.is_dir():
-        raise ConfigError(f"plots folder {str(plots)!r} is a file; move or remove it, because the comparison writes its plots there")
+    # A dangling link does not exist for Path.exists, but mkdir still fails on it.
+    if (plots.exists() or plots.is_symlink()) and not plots.is_dir():
+        raise ConfigError(
+            f"plots folder {str(plots)!r} is a file or a broken link; move or remove it, because the comparison writes its plots there"
+        )
 
 
 def write_report(config: CompareConfig, specs: list[RunSpec]) -> Path:

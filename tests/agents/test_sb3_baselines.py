@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
+from stable_baselines3.common.type_aliases import TrainFrequencyUnit
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents.sb3_baselines import check_options, run_sb3
+from agents.sb3_baselines import build_model, check_options, run_sb3
 from experiments.compare.protocol import EVALUATION_COLUMNS, EVALUATIONS_NAME, RunSpec
 
 TAGS = ("eval/mean_reward", "eval/std_reward", "eval/mean_ep_length", "eval/ms_per_action")
@@ -115,7 +117,7 @@ def test_seed_option_is_rejected(tmp_path: Path) -> None:
     ("kind", "options", "message"),
     [
         ("sac", {"learning_rate": "fast"}, "invalid value 'fast' for option 'learning_rate' of SAC: expected float | Callable[[float], float]"),
-        ("sac", {"batch_size": 2.5}, "invalid value 2.5 for option 'batch_size' of SAC: expected int"),
+        ("sac", {"batch_size": 2.5}, "invalid value 2.5 for option 'batch_size' of SAC: expected int, written without a decimal point or exponent, e.g. 10_000"),
         ("td3", {"buffer_size": True}, "invalid value True for option 'buffer_size' of TD3: expected int"),
         ("ppo", {"policy_kwargs": [64, 64]}, "invalid value [64, 64] for option 'policy_kwargs' of PPO: expected dict[str, Any] | None"),
         ("sac", {"action_noise": 0.1}, "invalid value 0.1 for option 'action_noise' of SAC: expected ActionNoise | None"),
@@ -129,6 +131,28 @@ def test_check_options_rejects_wrong_type(kind, options, message) -> None:
 
 
 def test_check_options_accepts_toml_values() -> None:
-    # TOML gives ints for floats and arrays for tuples; SB3 takes both.
+    # TOML gives ints for floats and arrays for tuples; build_model turns the arrays into tuples.
     check_options("sac", {"learning_rate": 1, "train_freq": [1, "episode"], "ent_coef": "auto_0.1", "policy_kwargs": {"net_arch": [64]}})
     check_options("ppo", {"clip_range": 0.1, "target_kl": 0.02, "device": "cpu"})
+
+
+@pytest.mark.parametrize("value", [[4], ["4", "step"], [1, "episode", 2]])
+def test_check_options_rejects_wrong_tuple(value) -> None:
+    with pytest.raises(ValueError, match=r"option 'train_freq' of SAC: expected int \| tuple\[int, str\]"):
+        check_options("sac", {"train_freq": value})
+
+
+def test_check_options_int_hint() -> None:
+    with pytest.raises(ValueError, match="expected int, written without a decimal point or exponent, e.g. 10_000"):
+        check_options("sac", {"learning_starts": 1e4})
+
+
+def test_build_model_turns_array_into_tuple(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "sac", total_steps=100, eval_every=100, train_freq=[2, "episode"], buffer_size=1000)
+    env = gym.make(spec.task)
+
+    model = build_model(spec, env)
+
+    assert model.train_freq.frequency == 2
+    assert model.train_freq.unit == TrainFrequencyUnit.EPISODE
+    env.close()

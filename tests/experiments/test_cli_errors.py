@@ -238,9 +238,10 @@ def test_bench_help_names_ami_command(capsys, benchmark):
     assert capsys.readouterr().out.startswith(f"usage: ami bench {benchmark} ")
 
 
-def test_bench_without_name_lists_benchmarks(capsys):
+@pytest.mark.parametrize("arguments", [[], ["--repeats"]], ids=["bare", "flag_only"])
+def test_bench_without_name_lists_benchmarks(capsys, arguments):
     with pytest.raises(SystemExit) as exit_info:
-        main(["bench"])
+        main(["bench", *arguments])
 
     captured = capsys.readouterr()
     assert exit_info.value.code == 2

@@ -378,8 +378,10 @@ def test_compare_missing_file(tmp_path, capsys):
     [
         ("summary.md", Path.mkdir, "report file '{path}' is a folder"),
         ("plots/InvertedPendulum-v5.png", Path.mkdir, "report file '{path}' is a folder"),
-        ("plots", Path.touch, "plots folder '{path}' is a file"),
+        ("plots", Path.touch, "plots folder '{path}' is a file or a broken link"),
+        ("plots", lambda path: path.symlink_to(path.parent / "nowhere"), "plots folder '{path}' is a file or a broken link"),
     ],
+    ids=["summary_folder", "plot_folder", "plots_file", "plots_broken_link"],
 )
 def test_compare_blocked_report_path(tmp_path, capsys, blocked, make, fragment):
     path = write_comparison(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -47,8 +48,30 @@ def test_spearman_known_values():
     assert spearman(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1, 1, 2, 2])) == pytest.approx(4 / math.sqrt(20))
 
 
-def test_spearman_constant_input_is_nan():
-    assert math.isnan(spearman(np.array([1.0, 1.0, 1.0]), np.array([1, 2, 3])))
+@pytest.mark.parametrize(
+    ("values", "reference"),
+    [([1.0, 1.0, 1.0], [1, 2, 3]), ([1.0, np.nan, 3.0, 4.0], [1, 2, 3, 4]), ([1.0], [1]), ([], [])],
+    ids=["constant", "nan", "one", "empty"],
+)
+def test_spearman_undefined_is_nan(values, reference):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(spearman(np.array(values), np.array(reference)))
+
+
+class CollapsedModel(PositionModel):
+    """Every observation has the same latent, so the goal cost is 0 everywhere."""
+
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(obs.shape[0], 2)
+
+
+def test_mean_rank_correlations_collapsed_is_none():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        correlations = mean_rank_correlations(CollapsedModel(), GOAL_SETTER, OBS_DIM, U_MAZE, torch.device("cpu"))
+
+    assert correlations == {0: None}
 
 
 def test_landscape_corridor_ranks_like_path():

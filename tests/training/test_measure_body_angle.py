@@ -35,10 +35,20 @@ def test_upright_episode_has_no_first_step():
     assert summary["first_upside_down_step"] is None
 
 
-def test_task_without_body_angle_reports_nothing():
-    summary = measured_episode([3.0], task="InvertedPendulum-v5").summary({})
+@pytest.mark.parametrize("task", ["InvertedPendulum-v5", "Hopper-v5"])
+def test_task_without_body_angle_reports_nothing(task):
+    summary = measured_episode([3.0], task=task).summary({})
 
     assert "upside_down_share" not in summary
+
+
+def test_pixel_observation_reports_nothing():
+    measures = EpisodeMeasures()
+    frames = np.zeros((3, 64, 64, 3), dtype=np.uint8)
+
+    measures.record_step("HalfCheetah-v5", reward=0.0, obs=frames, info={"x_velocity": 1.0}, safety={})
+
+    assert "upside_down_share" not in measures.summary({})
 
 
 def test_episode_means_average_upside_down_share():
