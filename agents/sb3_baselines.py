@@ -128,7 +128,7 @@ def value_matches(annotation: Any, value: Any) -> bool | None:
 
 
 def tuple_matches(members: tuple[Any, ...], value: Any) -> bool | None:
-    """Return whether a tuple or list ``value`` fits ``tuple[members]``, element by element, or None where that cannot be told."""
+    """Return whether a tuple or list ``value`` fits ``tuple[members]``, element by element, or None where an element type is too loose to check."""
     if not isinstance(value, (tuple, list)):
         return False
     if Ellipsis in members:
