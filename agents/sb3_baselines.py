@@ -151,7 +151,7 @@ def accepts_tuple(annotation: Any) -> bool:
 def constructor_options(algorithm: type[BaseAlgorithm], options: dict[str, Any]) -> dict[str, Any]:
     """Return ``options`` with each list given for a tuple argument turned into a tuple.
 
-    TOML has no tuples, and SB3 treats a list ``train_freq = [1, "episode"]`` as a step count.
+    TOML has no tuples, and SB3 rejects a list ``train_freq = [1, "episode"]`` because it reads it as a step count.
     """
     parameters = inspect.signature(algorithm.__init__).parameters
     converted = {}
