@@ -45,12 +45,11 @@ class GoalLandscape:
 def cell_observations(goal_setter: GoalSetter, obs_dim: int, positions: np.ndarray, goal: tuple[float, float]) -> torch.Tensor:
     """Return observations ``(n, obs_dim)`` of the ball at rest at ``positions (n, 2)``, with ``goal`` in the observation.
 
-    Entries outside the position, goal and zeroed ones (none in the point mazes) are 0.
+    Every entry other than the position and the goal is 0, so the velocities are 0.
     """
     obs = torch.zeros(len(positions), obs_dim)
     obs[:, goal_setter.goal_indices] = torch.tensor(goal, dtype=torch.float32)
     obs[:, goal_setter.position_indices] = torch.as_tensor(positions, dtype=torch.float32)
-    obs[:, goal_setter.zero_indices] = 0.0
     return obs
 
 
