@@ -130,8 +130,14 @@ class AMIAgent(Agent):
         self.modules.world_model.observe(next_obs_rows)
 
     def update(self) -> dict[str, torch.Tensor]:
-        batch = self.modules.replay.sample(self.config.memory.batch_size, self.modules.world_model.required_sequence_length)
-        return self.learner.update(batch)
+        replay = self.modules.replay
+        batch = replay.sample(self.config.memory.batch_size, self.modules.world_model.required_sequence_length)
+        terms = self.learner.goal_distance_terms
+        goal_windows = None
+        # Goal distances start training once every env stream contains one window.
+        if terms and all(len(replay) >= term.window * self.config.env.num_envs for term in terms):
+            goal_windows = [replay.sample(term.num_windows, term.window) for term in terms]
+        return self.learner.update(batch, goal_windows)
 
     def state_dict(self) -> dict:
         """Trained modules (EMA targets and normalizer statistics included) and optimizer states."""

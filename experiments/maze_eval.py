@@ -25,6 +25,7 @@ from ami.training.run_dir import RUN_FILES
 from ami.training.maze_evaluation import HELD_OUT_SEED, build_planner, evaluate_held_out, maze_layout, planner_swapped
 from ami.training.planned_path import LatentPositionLookup, PathRecorder, RecordingPlanner, planned_path_image
 from envs.maze_eval import held_out_pairs
+from envs.make import make_env
 from experiments.arguments import non_negative_int, positive_int
 from experiments.benchmarks.record import output_path
 from experiments.benchmarks.record import write_record as write_json_record
@@ -57,6 +58,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--planner-set", dest="planner_overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a field of the run's actor.planner for both planners before the budgets are matched, "
         "e.g. num_samples=128 or high_level.iterations=3 (repeatable)",
+    )
+    parser.add_argument(
+        "--batch", type=positive_int, default=None, metavar="N",
+        help="episodes planned together, one env each, with one planner call per step (default: every pair at once)",
     )
     parser.add_argument("--output", type=output_path, default=None, help="JSON file to write (default: RUN_DIR/maze_eval.json)")
     parser.add_argument("--seed", type=non_negative_int, default=None, help="seed of the first episode (default: the run's evaluation seed)")
@@ -146,6 +151,8 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         flush=True,
     )
     results = {}
+    batch = min(args.batch or len(pairs), len(pairs))
+    envs = [trainer.eval_env] + [make_env(config.env) for _ in range(batch - 1)]
     writer = SummaryWriter(str(Path(args.run_dir) / MAZE_EVAL_DIR))
     try:
         for name in args.planners:
@@ -154,7 +161,7 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
             recorder = PathRecorder()
             logger.info("evaluating the %s planner on %d held-out pairs", name, len(pairs))
             with planner_swapped(trainer.agent, planner):
-                result = evaluate_held_out(trainer.agent, trainer.eval_env, pairs, seed, name, budgets[name], recorder)
+                result = evaluate_held_out(trainer.agent, envs, pairs, seed, name, budgets[name], recorder)
             results[name] = result.summary()
             logger.info(
                 "%s: success rate %.2f, mean final distance %.2f m, %.1f ms per action",
@@ -163,12 +170,15 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
             write_planned_path(writer, trainer, layout, name, planner, recorder, planner_config.horizon, metadata["step"])
     finally:
         writer.close()
+        for env in envs[1:]:
+            env.close()
 
     return {
         "run_dir": str(args.run_dir),
         "task": config.env.task,
         "step": metadata["step"],
         "num_pairs": len(pairs),
+        "batch": batch,
         "pair_seed": HELD_OUT_SEED,
         "episode_seed": seed,
         "transitions_per_action": budgets,
@@ -184,7 +194,8 @@ def goal_cost_correlations(trainer, layout) -> dict[str, float | None] | None:
     goal_setter = trainer.agent.modules.configurator.goal_setter
     if trainer.spec.pixels or not goal_setter.enabled:
         return None
-    correlations = mean_rank_correlations(trainer.agent.modules.world_model, goal_setter, trainer.spec.obs_dim, layout, trainer.device)
+    modules = trainer.agent.modules
+    correlations = mean_rank_correlations(modules.world_model, goal_setter, trainer.spec.obs_dim, layout, trainer.device, modules.cost)
     return {f"level_{level}": value for level, value in correlations.items()}
 
 
@@ -193,8 +204,7 @@ def write_planned_path(writer, trainer, layout, name, planner, recorder, subgoal
 
     The planner's recorded subgoals cover every episode, so only the last episode's are drawn.
     """
-    episode_steps = len(recorder.positions) - 1
-    subgoals = planner.subgoals[-episode_steps:] if planner.subgoals and episode_steps > 0 else []
+    subgoals = recorder.episode_subgoals(planner.subgoals)
     lookup = None
     # NOTE: a pixel run's replay stores frames, not positions, so its subgoals are not drawn.
     if subgoals and not trainer.spec.pixels:

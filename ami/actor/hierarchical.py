@@ -13,7 +13,7 @@ from ami.actor.memory import BYTES_PER_FLOAT, PlanMemory, rollout_floats_per_row
 from ami.actor.mppi import MPPIPlanner
 from ami.actor.mppi_update import MIN_TEMPERATURE, mppi_refit
 from ami.config.schema import HighLevelPlannerConfig, PlannerConfig
-from ami.cost.goal import find_goal_terms
+from ami.cost.goal import find_goal_terms, named_goal_terms, squared_distance
 from ami.cost.module import CostModule, TrajectoryCost
 from ami.spec import TaskSpec
 from ami.world_model.base import WorldModel
@@ -24,15 +24,19 @@ from ami.world_model.level import WorldModelLevel
 class SubgoalMPPI(MPPIPlanner):
     """MPPI over the ``k`` env actions of one level-1 step, with a cost for missing a subgoal.
 
-    The cost of a candidate is the flat planners' trajectory cost plus ``subgoal_weight``
-    times the mean squared distance between the level-1 abstraction of its last latent and the
-    subgoal. ``plan_to_subgoal`` starts from a given mean, the first chunk of the high level's
-    plan, instead of the shifted previous plan.
+    The cost of a candidate is the flat planners' trajectory cost, with its goal terms scaled by
+    ``goal_weight``, plus ``subgoal_weight`` times the distance between the level-1
+    abstraction of its last latent and the subgoal. That distance is the first goal term's
+    ``pair_distance`` at level 1 (a learned step count for ``goal_temporal_distance``), or the
+    mean squared latent distance when the cost has no goal term. ``plan_to_subgoal`` starts
+    from a given mean, the first chunk of the high level's plan, instead of the shifted
+    previous plan.
     """
 
-    def __init__(self, config: PlannerConfig, spec: TaskSpec, subgoal_weight: float, **speed_options) -> None:
+    def __init__(self, config: PlannerConfig, spec: TaskSpec, subgoal_weight: float, goal_weight: float = 1.0, **speed_options) -> None:
         super().__init__(config, spec, **speed_options)
         self.subgoal_weight = subgoal_weight
+        self.goal_weight = goal_weight
         self._initial_plan: torch.Tensor | None = None
         self._subgoal: torch.Tensor | None = None
         self._level: WorldModelLevel | None = None
@@ -64,16 +68,23 @@ class SubgoalMPPI(MPPIPlanner):
         predict, score = super()._step_functions(world_model, cost, policy)
         if self._subgoal is None:
             return predict, score
-        subgoal, level, weight = self._subgoal, self._level, self.subgoal_weight
+        subgoal, level, weight, goal_weight = self._subgoal, self._level, self.subgoal_weight, self.goal_weight
+        goal_terms = named_goal_terms(cost)
+        distance = goal_terms[0][2].pair_distance if goal_terms else squared_distance
+        goal_names = [name for name, _, _ in goal_terms] if goal_weight != 1.0 else []
 
         def score_with_subgoal(latents: torch.Tensor, actions: torch.Tensor) -> TrajectoryCost:
             scored = score(latents, actions)
-            # Rows are sample-major, so a (num_samples, batch, D1) view broadcasts against the subgoal without copying it.
+            terms, total = dict(scored.terms), scored.total
+            for name in goal_names:
+                terms[name] = goal_weight * scored.terms[name]
+                total = total + terms[name] - scored.terms[name]
+            # Rows are sample-major, so a (num_samples, batch, D1) view lines up with the subgoal of each env.
             batch = subgoal.shape[0]
             abstract = level.abstract(latents[-1]).view(-1, batch, subgoal.shape[-1])
-            distance = (abstract - subgoal).square().mean(dim=-1).flatten()  # (num_samples * batch,)
-            subgoal_cost = weight * distance.to(scored.total.dtype)
-            return TrajectoryCost(total=scored.total + subgoal_cost, terms={**scored.terms, "subgoal": subgoal_cost})
+            subgoal_distance = distance(abstract, subgoal.to(abstract.dtype).expand_as(abstract), 1).flatten()  # (num_samples * batch,)
+            terms["subgoal"] = weight * subgoal_distance.to(total.dtype)
+            return TrajectoryCost(total=total + terms["subgoal"], terms=terms)
 
         return predict, score_with_subgoal
 
@@ -92,8 +103,9 @@ class HierarchicalPlanner(Planner):
 
     Low level: the MPPI of the flat planner over the next ``k`` actions (``actor.planner``
     budget, whose ``horizon`` must equal ``k``), started from the high level's first chunk. Its
-    cost is the flat trajectory cost plus ``high_level.subgoal_weight`` times the squared
-    distance between the abstraction of its last latent and the subgoal.
+    cost is the flat trajectory cost, with the goal terms scaled by
+    ``high_level.low_level_goal_weight``, plus ``high_level.subgoal_weight`` times the
+    distance between the abstraction of its last latent and the subgoal (see ``SubgoalMPPI``).
 
     The returned plan ``(batch, k * high_level.horizon, action_dim)`` is the low level's
     refined first chunk followed by the high level's later chunks. Shifted by one step, it
@@ -116,7 +128,8 @@ class HierarchicalPlanner(Planner):
         self.config = config
         self.high = config.high_level
         self.low_level = SubgoalMPPI(
-            config, spec, config.high_level.subgoal_weight, compile=compile, cuda_graphs=cuda_graphs, precision=precision
+            config, spec, config.high_level.subgoal_weight, config.high_level.low_level_goal_weight,
+            compile=compile, cuda_graphs=cuda_graphs, precision=precision,
         )
 
     @torch.no_grad()
@@ -278,6 +291,10 @@ def validate_high_level_config(config: HighLevelPlannerConfig) -> None:
         (
             math.isfinite(config.subgoal_weight) and config.subgoal_weight >= 0,
             f"{key}.subgoal_weight must be finite and >= 0, got {config.subgoal_weight}",
+        ),
+        (
+            math.isfinite(config.low_level_goal_weight) and config.low_level_goal_weight >= 0,
+            f"{key}.low_level_goal_weight must be finite and >= 0, got {config.low_level_goal_weight}",
         ),
     ]
     for ok, message in checks:

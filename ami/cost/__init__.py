@@ -3,6 +3,7 @@
 from ami.cost.base import COST_TERMS, CRITICS, INTRINSIC_COSTS, CostTerm, Critic, IntrinsicCost
 from ami.cost.critic import EnsembleCritic
 from ami.cost.goal import GoalLatentDistance
+from ami.cost.goal_distance import GoalTemporalDistance
 from ami.cost.inputs import CostInputs
 from ami.cost.intrinsic import ActionEnergy
 from ami.cost.module import CostModule, TrajectoryCost

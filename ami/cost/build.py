@@ -16,9 +16,12 @@ from ami.cost.quantities import QuantityError, quantity_index
 from ami.cost.quantity_heads import QuantityHeads
 from ami.spec import TaskSpec
 from ami.world_model.base import WorldModel
+from ami.world_model.hjepa import HJEPAWorldModel
 
 TERM_SECTIONS = ("terms", "safety")
 """The sections of ``cost`` whose entries are term tables."""
+LATENT_DIMS = "latent_dims"
+"""Constructor argument that the builder fills with the latent width of every world-model level."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,19 @@ def check_number_options(table: TermTable, parameters: Mapping[str, inspect.Para
             raise ConfigError(f"invalid value {value!r} for '{table.key}.{name}'; expected a number")
 
 
-def build_term(table: TermTable, spec: TaskSpec) -> CostTerm:
-    """Build ``COST_TERMS[table.term](spec, **table.options)``; bad options raise ConfigError naming the key."""
+def build_term(table: TermTable, spec: TaskSpec, latent_dims: tuple[int, ...] = ()) -> CostTerm:
+    """Build ``COST_TERMS[table.term](spec, **table.options)``; bad options raise ConfigError naming the key.
+
+    A term whose constructor takes ``latent_dims`` learns on latents; it gets the latent width of
+    every level of the world model, level 0 first.
+    """
     cls = COST_TERMS.get(table.term, f"{table.key}.term")
+    options = dict(table.options)
+    if LATENT_DIMS in inspect.signature(cls).parameters:
+        if LATENT_DIMS in options:
+            raise ConfigError(f"'{table.key}.{LATENT_DIMS}' is set from the world model; remove it from the config")
+        options[LATENT_DIMS] = latent_dims
+    table = TermTable(table.key, table.name, table.term, table.weight, options)
     try:
         inspect.signature(cls).bind(spec, **table.options)
     except TypeError as error:
@@ -99,18 +112,27 @@ def check_quantities(terms_by_key: Mapping[str, CostTerm], task: str) -> None:
                 raise ConfigError(f"invalid {key}: {error}") from None
 
 
+def level_latent_dims(world_model: WorldModel) -> tuple[int, ...]:
+    """Latent width of every level of ``world_model``, level 0 first; one entry for a flat model."""
+    dims = [world_model.latent_dim]
+    if isinstance(world_model, HJEPAWorldModel):
+        dims += [world_model.level(level).latent_dim for level in range(1, world_model.num_levels)]
+    return tuple(dims)
+
+
 def build_cost_module(
     config: CostConfig, spec: TaskSpec, world_model: WorldModel, critic: Critic, discount: float
 ) -> CostModule:
     """Build every term of ``config`` and quantity heads for the quantities they read."""
+    latent_dims = level_latent_dims(world_model)
     intrinsic = {
-        name: (weight, build_term(TermTable(f"cost.intrinsic.{name}", name, name, weight, {}), spec))
+        name: (weight, build_term(TermTable(f"cost.intrinsic.{name}", name, name, weight, {}), spec, latent_dims))
         for name, weight in config.intrinsic.items()
     }
     groups: dict[str, dict[str, tuple[float, CostTerm]]] = {section: {} for section in TERM_SECTIONS}
     terms_by_key = {f"cost.intrinsic.{name}": term for name, (_, term) in intrinsic.items()}
     for table in parse_term_tables(config):
-        term = build_term(table, spec)
+        term = build_term(table, spec, latent_dims)
         groups[table.key.split(".")[1]][table.name] = (table.weight, term)
         terms_by_key[table.key] = term
     check_quantities(terms_by_key, spec.task)

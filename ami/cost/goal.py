@@ -73,14 +73,28 @@ class GoalLatentDistance(IntrinsicCost):
                 "sample-major, num_samples * num_envs rows"
             )
         goal = goal.to(latent.dtype).repeat(rows // num_envs, 1)  # (rows, latent_dim), sample-major
-        return (latent - goal).square().mean(dim=-1)
+        return self.pair_distance(latent, goal.expand_as(latent), level)
+
+    def pair_distance(self, latent: torch.Tensor, goal: torch.Tensor, level: int = 0) -> torch.Tensor:
+        """Distance ``(...)`` from each ``latent (..., latent_dim_l)`` to its own ``goal (..., latent_dim_l)``."""
+        return squared_distance(latent, goal, level)
 
     def forward(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.distance(latent, level=0)
 
 
+def squared_distance(latent: torch.Tensor, goal: torch.Tensor, level: int = 0) -> torch.Tensor:
+    """Mean squared distance ``(...)`` between ``latent`` and ``goal``, both ``(..., D)``; ``level`` is unused."""
+    return (latent - goal).square().mean(dim=-1)
+
+
 def find_goal_terms(cost: torch.nn.Module) -> list[tuple[float, GoalLatentDistance]]:
     """Return ``(weight, term)`` of every goal term of the cost module, in ``cost.intrinsic`` and ``cost.terms``."""
+    return [(weight, term) for _, weight, term in named_goal_terms(cost)]
+
+
+def named_goal_terms(cost: torch.nn.Module) -> list[tuple[str, float, GoalLatentDistance]]:
+    """Return ``(name, weight, term)`` of every goal term of the cost module; the name keys its cost in ``TrajectoryCost.terms``."""
     found = []
     # ``terms`` (task terms) exists only in cost modules that support task term tables.
     for modules_name, weights_name in (("intrinsic", "intrinsic_weights"), ("terms", "term_weights")):
@@ -90,5 +104,5 @@ def find_goal_terms(cost: torch.nn.Module) -> list[tuple[float, GoalLatentDistan
         weights = getattr(cost, weights_name)
         for name, term in modules.items():
             if isinstance(term, GoalLatentDistance):
-                found.append((float(weights[name]), term))
+                found.append((name, float(weights[name]), term))
     return found

@@ -1,10 +1,11 @@
-"""Goal-cost landscape of a maze: the latent distance to the goal against the shortest-path distance, by cell.
+"""Goal-cost landscape of a maze: the goal cost against the shortest-path distance, by cell.
 
-A planner that minimizes the ``goal_latent_distance`` cost reaches a goal only if that cost falls
-along the corridors toward it. For one goal, every free cell's centre becomes the observation of
-the ball at rest there, with the goal in the observation. Its latent distance to the goal latent
-(mean squared, as the cost term computes it) is compared with the cell's shortest-path distance
-to the goal's cell, in moves between cells, at every level of the world model.
+A planner that minimizes a goal cost reaches a goal only if that cost falls along the corridors
+toward it. For one goal, every free cell's centre becomes the observation of the ball at rest
+there, with the goal in the observation. Its goal cost (the distance that the cost module's
+first goal term computes, or the mean squared latent distance without one) is compared with
+the cell's shortest-path distance to the goal's cell, in moves between cells, at every level of
+the world model.
 
 The Spearman rank correlation summarizes the comparison. At 1 the cost ranks cells as the maze
 does, so greedy descent on it leads to the goal. The lower it is, the more the cost misleads
@@ -20,6 +21,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ami.configurator.goal import GoalSetter, latents_by_level
+from ami.cost.goal import find_goal_terms, squared_distance
 from ami.world_model.base import WorldModel
 from envs.maze_layouts import Cell, MazeLayout
 
@@ -34,7 +36,7 @@ class GoalLandscape:
     path_cells: np.ndarray
     """Shortest-path distance ``(num_cells,)`` of each cell to the goal's cell, in moves."""
     latent_distances: dict[int, np.ndarray]
-    """Mean squared latent distance ``(num_cells,)`` of each cell to the goal, by level."""
+    """Goal cost ``(num_cells,)`` of each cell, by level: the goal term's distance of its latent to the goal latent."""
 
     def rank_correlation(self, level: int) -> float:
         """Return the Spearman rank correlation between the cost of ``level`` and the path distance, over cells other than the goal's."""
@@ -55,9 +57,19 @@ def cell_observations(goal_setter: GoalSetter, obs_dim: int, positions: np.ndarr
 
 @torch.no_grad()
 def goal_landscape(
-    world_model: WorldModel, goal_setter: GoalSetter, obs_dim: int, layout: MazeLayout, goal_cell: Cell, device: torch.device
+    world_model: WorldModel,
+    goal_setter: GoalSetter,
+    obs_dim: int,
+    layout: MazeLayout,
+    goal_cell: Cell,
+    device: torch.device,
+    cost: torch.nn.Module | None = None,
 ) -> GoalLandscape:
-    """Compute the goal cost of every free cell's centre toward the centre of ``goal_cell``."""
+    """Compute the goal cost of every free cell's centre toward the centre of ``goal_cell``.
+
+    The cost is the ``pair_distance`` of the first goal term of ``cost``; without one, the mean
+    squared latent distance of ``goal_latent_distance``.
+    """
     if not layout.is_free(goal_cell):
         raise ValueError(f"invalid goal cell {goal_cell} for maze layout {layout.name!r}: it is a wall or outside the grid")
     if not goal_setter.enabled:
@@ -69,8 +81,10 @@ def goal_landscape(
 
     cell_latents = latents_by_level(world_model, obs)
     goal_latents = latents_by_level(world_model, goal_setter.goal_observation(obs[:1]))
+    terms = find_goal_terms(cost) if cost is not None else []
+    distance = terms[0][1].pair_distance if terms else squared_distance
     distances = {
-        level: (latents - goal_latent).square().mean(dim=-1).cpu().numpy()
+        level: distance(latents, goal_latent.expand_as(latents), level).cpu().numpy()
         for level, (latents, goal_latent) in enumerate(zip(cell_latents, goal_latents))
     }
     path_lengths = layout.path_lengths_from(goal_cell)
@@ -79,7 +93,12 @@ def goal_landscape(
 
 
 def mean_rank_correlations(
-    world_model: WorldModel, goal_setter: GoalSetter, obs_dim: int, layout: MazeLayout, device: torch.device
+    world_model: WorldModel,
+    goal_setter: GoalSetter,
+    obs_dim: int,
+    layout: MazeLayout,
+    device: torch.device,
+    cost: torch.nn.Module | None = None,
 ) -> dict[int, float | None]:
     """Return each level's rank correlation averaged over every free cell as the goal.
 
@@ -88,7 +107,7 @@ def mean_rank_correlations(
     """
     by_level: dict[int, list[float]] = {}
     for goal_cell in layout.free_cells:
-        landscape = goal_landscape(world_model, goal_setter, obs_dim, layout, goal_cell, device)
+        landscape = goal_landscape(world_model, goal_setter, obs_dim, layout, goal_cell, device, cost)
         for level in landscape.latent_distances:
             by_level.setdefault(level, []).append(landscape.rank_correlation(level))
     means: dict[int, float | None] = {}

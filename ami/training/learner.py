@@ -13,6 +13,9 @@ from torch import nn
 from ami.actor.base import Policy
 from ami.actor.distillation import distillation_loss
 from ami.config.schema import TrainConfig
+from ami.configurator.goal import latents_by_level
+from ami.cost.goal import find_goal_terms
+from ami.cost.goal_distance import GoalTemporalDistance
 from ami.cost.module import CostModule
 from ami.cost.quantity_heads import quantity_loss
 from ami.cost.safety import QuantityRange
@@ -83,9 +86,20 @@ class Learner:
         self.quantity_optimizer = torch.optim.Adam(quantity_params, lr=lr) if quantity_params else None
         if self.quantity_optimizer is not None:
             self.skipped_steps["quantity"] = 0
+        # Learned goal distances train on replay windows of their own, reward-free.
+        self.goal_distance_terms = [term for _, term in find_goal_terms(cost) if isinstance(term, GoalTemporalDistance)]
+        goal_params = [p for term in self.goal_distance_terms for p in term.heads.parameters()]
+        self.goal_distance_optimizer = torch.optim.Adam(goal_params, lr=lr) if goal_params else None
+        if self.goal_distance_optimizer is not None:
+            self.skipped_steps["goal_distance"] = 0
         self.nonfinite_updates_in_a_row = 0
 
-    def update(self, batch: TrajectoryBatch) -> dict[str, torch.Tensor]:
+    def update(self, batch: TrajectoryBatch, goal_windows: list[TrajectoryBatch] | None = None) -> dict[str, torch.Tensor]:
+        """Take one step of every trained module; return detached metrics by tag.
+
+        ``goal_windows`` contains one replay batch of ``term.window`` steps for each term in
+        ``goal_distance_terms``; without it the goal distances are not trained in this update.
+        """
         # World model: multi-step latent prediction with grounding heads.
         prediction = self.world_model.loss(batch)
         metrics = dict(prediction.metrics)
@@ -105,9 +119,34 @@ class Learner:
         # steps the critic and the policy use.
         metrics.update(self._update_critic_and_policy(batch.prefix(latents.shape[0] - 1), latents))
 
+        if goal_windows is not None and self.goal_distance_terms:
+            metrics.update(self._goal_distance_step(goal_windows))
+
         # Targets follow the online networks.
         self.world_model.update_targets()
         return self._guard(metrics)
+
+    def _goal_distance_step(self, goal_windows: list[TrajectoryBatch]) -> dict[str, torch.Tensor | None]:
+        """Take one step of the learned goal distances on detached online latents of every level."""
+        if len(goal_windows) != len(self.goal_distance_terms):
+            raise ValueError(
+                f"invalid goal_windows: {len(goal_windows)} batches for {len(self.goal_distance_terms)} goal distance terms; "
+                "pass one replay batch per term"
+            )
+        loss = 0.0
+        metrics: dict[str, torch.Tensor | None] = {}
+        for term, window in zip(self.goal_distance_terms, goal_windows):
+            with torch.no_grad():
+                obs = torch.cat([window.obs[None], window.next_obs])  # (W + 1, B, obs_dim)
+                latents = latents_by_level(self.world_model, obs)
+            term_loss, term_metrics = term.loss(latents, window.mask)
+            loss = loss + term_loss
+            metrics.update(term_metrics)
+        heads = nn.ModuleList([term.heads for term in self.goal_distance_terms])
+        metrics["goal_distance/grad_norm"] = self._step("goal_distance", self.goal_distance_optimizer, loss, heads)
+        for term in self.goal_distance_terms:
+            term.update_targets()
+        return metrics
 
     def update_critic_and_policy(self, batch: TrajectoryBatch, latents: torch.Tensor) -> dict[str, torch.Tensor]:
         """Take one critic step and one policy step on a frozen world model; return detached metrics by tag.
@@ -230,6 +269,8 @@ class Learner:
         }
         if self.quantity_optimizer is not None:
             state["quantity_optimizer"] = self.quantity_optimizer.state_dict()
+        if self.goal_distance_optimizer is not None:
+            state["goal_distance_optimizer"] = self.goal_distance_optimizer.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -238,5 +279,7 @@ class Learner:
         self.policy_optimizer.load_state_dict(state["policy_optimizer"])
         if self.quantity_optimizer is not None and "quantity_optimizer" in state:
             self.quantity_optimizer.load_state_dict(state["quantity_optimizer"])
+        if self.goal_distance_optimizer is not None and "goal_distance_optimizer" in state:
+            self.goal_distance_optimizer.load_state_dict(state["goal_distance_optimizer"])
         self.skipped_steps = dict(state.get("skipped_steps", self.skipped_steps))
         self.nonfinite_updates_in_a_row = state.get("nonfinite_updates_in_a_row", 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,6 +38,9 @@ class EpisodeRecorder(Protocol):
     def start_episode(self, pair: MazePair, position: np.ndarray) -> None: ...
 
     def record_step(self, position: np.ndarray) -> None: ...
+
+    def end_episode(self, later_calls: int) -> None:
+        """Close the episode; its batch made ``later_calls`` more planner calls for its other episodes."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def planner_swapped(agent: AMIAgent, planner: Planner) -> Iterator[None]:
 
 def evaluate_held_out(
     agent: AMIAgent,
-    env: gym.Env,
+    envs: gym.Env | Sequence[gym.Env],
     pairs: list[MazePair],
     seed: int,
     label: str,
@@ -142,38 +145,84 @@ def evaluate_held_out(
 ) -> HeldOutResult:
     """Run one deterministic deliberative episode per pair; episode ``i`` resets with ``seed + i`` and pair ``i``.
 
+    With a list of ``n`` envs the pairs run in batches of ``n`` episodes, one planner call for
+    the whole batch per step (``AMIAgent.act_batch``), which is how a GPU or a many-core CPU
+    plans fastest. Envs whose episode ended wait for the rest of their batch. ``recorder`` gets
+    the first episode of every batch; with one env, every episode.
+
     An episode ends at its first success, even in an env created with ``terminate_on_success=False``.
 
     As in ``ami.training.evaluate.evaluate``, the episodes use their own short-term memory and a
     forked random state seeded with ``seed``, so they leave training state as it was.
+    ``ms_per_action`` is the acting time divided by the actions of the episodes still running.
     """
-    maze = find_maze_env(env)
-    if maze is None:
-        task = env.spec.id if env.spec is not None else repr(env)
-        raise ValueError(f"held-out evaluation needs a point-maze env (ami/PointMazeU-v0, ami/PointMazeLarge-v0), got {task}")
+    envs = [envs] if isinstance(envs, gym.Env) else list(envs)
+    mazes = [find_maze_env(env) for env in envs]
+    if not envs or any(maze is None for maze in mazes):
+        names = [env.spec.id if env.spec is not None else repr(env) for env in envs]
+        raise ValueError(f"held-out evaluation needs point-maze envs (ami/PointMazeU-v0, ami/PointMazeLarge-v0), got {names}")
     devices = [agent.device] if agent.device.type == "cuda" else []
     episodes = []
     acting_seconds, num_actions = 0.0, 0
     with agent.separate_memory(), torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        for index, pair in enumerate(pairs):
-            obs, info = env.reset(seed=seed + index, options=pair.reset_options())
+        for first in range(0, len(pairs), len(envs)):
+            batch = BatchEpisodes(envs, mazes, pairs[first : first + len(envs)], seed + first)
             agent.reset()
             if recorder is not None:
-                recorder.start_episode(pair, maze.data.qpos[:2].copy())
-
-            steps, success, done = 0, bool(info["success"]), bool(info["success"])
-            while not done:
+                recorder.start_episode(batch.pairs[0], batch.positions[0])
+            while not batch.all_done:
                 start = time.perf_counter()
-                action = agent.act(obs, deterministic=True, mode="deliberative")
+                actions = agent.act_batch(batch.obs, deterministic=True, mode="deliberative")
                 acting_seconds += time.perf_counter() - start
-                num_actions += 1
-                obs, _, terminated, truncated, info = env.step(action)
-                steps += 1
-                if recorder is not None:
-                    recorder.record_step(maze.data.qpos[:2].copy())
-                success = bool(info["success"])
-                done = success or terminated or truncated
-
-            episodes.append(MazeEpisode(pair.start, pair.goal, pair.path_cells, success, steps, float(info["distance_to_goal"])))
+                num_actions += batch.num_running
+                recorded = not batch.done[0]
+                batch.step(actions)
+                if recorder is not None and recorded:
+                    recorder.record_step(batch.positions[0])
+            if recorder is not None:
+                recorder.end_episode(batch.calls - batch.steps[0])
+            episodes.extend(batch.episodes())
     return HeldOutResult(label, transitions_per_action, tuple(episodes), 1000 * acting_seconds / max(num_actions, 1))
+
+
+class BatchEpisodes:
+    """The episodes of one batch of held-out pairs, one env each, stepped together."""
+
+    def __init__(self, envs: list[gym.Env], mazes: list[PointMazeEnv], pairs: list[MazePair], seed: int) -> None:
+        self.envs, self.mazes, self.pairs = envs[: len(pairs)], mazes[: len(pairs)], pairs
+        resets = [env.reset(seed=seed + i, options=pair.reset_options()) for i, (env, pair) in enumerate(zip(self.envs, pairs))]
+        self.obs = np.stack([obs for obs, _ in resets])
+        self.infos = [info for _, info in resets]
+        self.success = [bool(info["success"]) for info in self.infos]
+        self.done = list(self.success)
+        self.steps = [0] * len(pairs)
+        self.calls = 0
+        """Planner calls of the batch so far."""
+        self.positions = [maze.data.qpos[:2].copy() for maze in self.mazes]
+
+    @property
+    def all_done(self) -> bool:
+        return all(self.done)
+
+    @property
+    def num_running(self) -> int:
+        return self.done.count(False)
+
+    def step(self, actions: np.ndarray) -> None:
+        """Step every running env with its row of ``actions (n, action_dim)``."""
+        self.calls += 1
+        for i, env in enumerate(self.envs):
+            if self.done[i]:
+                continue
+            self.obs[i], _, terminated, truncated, self.infos[i] = env.step(actions[i])
+            self.steps[i] += 1
+            self.positions[i] = self.mazes[i].data.qpos[:2].copy()
+            self.success[i] = bool(self.infos[i]["success"])
+            self.done[i] = self.success[i] or terminated or truncated
+
+    def episodes(self) -> list[MazeEpisode]:
+        return [
+            MazeEpisode(pair.start, pair.goal, pair.path_cells, self.success[i], self.steps[i], float(self.infos[i]["distance_to_goal"]))
+            for i, pair in enumerate(self.pairs)
+        ]

@@ -56,13 +56,25 @@ class PathRecorder:
     def __init__(self) -> None:
         self.pair: MazePair | None = None
         self.positions: list[np.ndarray] = []
+        self.later_calls = 0
+        """Planner calls after the episode ended, made for the other episodes of its batch."""
 
     def start_episode(self, pair: MazePair, position: np.ndarray) -> None:
         self.pair = pair
         self.positions = [position]
+        self.later_calls = 0
 
     def record_step(self, position: np.ndarray) -> None:
         self.positions.append(position)
+
+    def end_episode(self, later_calls: int) -> None:
+        self.later_calls = later_calls
+
+    def episode_subgoals(self, subgoals: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Return the recorded episode's part of ``subgoals``, which has one subgoal per planner call of the evaluation, in call order."""
+        steps = len(self.positions) - 1
+        end = len(subgoals) - self.later_calls
+        return subgoals[max(end - steps, 0) : end] if steps > 0 else []
 
 
 class LatentPositionLookup:
@@ -166,12 +178,12 @@ class MazeEvalDiagnostics:
         if not goal_setter.enabled:
             return
         args = (modules.world_model, goal_setter, trainer.spec.obs_dim, self.layout)
-        correlations = mean_rank_correlations(*args, trainer.device)
+        correlations = mean_rank_correlations(*args, trainer.device, modules.cost)
         defined = {level: value for level, value in correlations.items() if value is not None}
         trainer.metrics.scalars({f"eval/goal_cost/level_{level}/rank_correlation": value for level, value in defined.items()}, step)
 
         goal = held_out_pairs(self.layout, 1, HELD_OUT_SEED)[0].goal
-        landscape = goal_landscape(*args, self.layout.cell_at(*goal), trainer.device)
+        landscape = goal_landscape(*args, self.layout.cell_at(*goal), trainer.device, modules.cost)
         for level in landscape.latent_distances:
             trainer.metrics.figure(f"eval/goal_cost/level_{level}", landscape_figure(self.layout, landscape, level), step)
 

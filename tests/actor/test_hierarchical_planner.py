@@ -11,11 +11,13 @@ from torch import nn
 
 from ami.actor import PLANNERS, SquashedGaussianPolicy
 from ami.actor.hierarchical import HierarchicalPlanner
+from ami.actor.mppi import MPPIPlanner
 from ami.build import Modules, build_modules
 from ami.config import PerceptionConfig, PlannerConfig, PolicyConfig, WorldModelConfig
 from ami.config.schema import HighLevelPlannerConfig, LevelConfig
 from ami.cost import CostModule
 from ami.cost.goal import GoalLatentDistance
+from ami.cost.goal_distance import GoalTemporalDistance
 from ami.perception import MLPEncoder
 from ami.world_model import HJEPAWorldModel
 from tests.actor.test_action_bounds import count_outside, saturate
@@ -196,7 +198,8 @@ def test_horizon_other_than_k_raises():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("num_samples", 0), ("horizon", 0), ("iterations", 0), ("num_elites", 300), ("temperature", 0.0), ("temperature", 1e-300), ("subgoal_weight", -1.0)],
+    [("num_samples", 0), ("horizon", 0), ("iterations", 0), ("num_elites", 300), ("temperature", 0.0), ("temperature", 1e-300), ("subgoal_weight", -1.0),
+     ("low_level_goal_weight", -0.5), ("low_level_goal_weight", float("nan"))],
 )
 def test_high_level_config_errors_name_key(field, value):
     config = PlannerConfig(name="hierarchical", high_level=dataclasses.replace(HighLevelPlannerConfig(), **{field: value}))
@@ -253,15 +256,17 @@ def point_mass_model() -> HJEPAWorldModel:
     return world_model
 
 
-def test_finds_goal_optimum():
-    # Past the start latent's own distance, the goal cost is 0 only on the path that reaches the
-    # goal with the first action and stays there. So the first action is GOAL / STEP_SCALE and
-    # the subgoal is the goal.
+def plan_to_goal(low_level_goal_weight: float = 1.0):
+    """Plan from the origin toward ``GOAL`` in the point-mass model with a ``goal_latent_distance`` term."""
     torch.manual_seed(0)
     world_model = point_mass_model()
     goal_term = GoalLatentDistance(tiny_spec())
     goal_term.set_goal([GOAL, GOAL])
     cost = CostModule(world_model, ZeroCritic(), intrinsic={"goal_latent_distance": (1.0, goal_term)}, task_weight=1.0, discount=0.9)
+    high_level = HighLevelPlannerConfig(
+        num_samples=512, horizon=2, iterations=10, num_elites=32, temperature=0.01, subgoal_weight=1.0,
+        low_level_goal_weight=low_level_goal_weight,
+    )
     config = PlannerConfig(
         name="hierarchical",
         num_samples=512,
@@ -272,12 +277,18 @@ def test_finds_goal_optimum():
         min_std=0.01,
         max_std=1.0,
         policy_fraction=0.0,
-        high_level=HighLevelPlannerConfig(num_samples=512, horizon=2, iterations=10, num_elites=32, temperature=0.01, subgoal_weight=1.0),
+        high_level=high_level,
     )
     planner = HierarchicalPlanner(config, tiny_spec())
     policy = SquashedGaussianPolicy(PolicyConfig(hidden_dims=(8,)), tiny_spec(), latent_dim=2)
+    return planner.plan(torch.zeros(2, 2), world_model, cost, policy, deterministic=True)
 
-    result = planner.plan(torch.zeros(2, 2), world_model, cost, policy, deterministic=True)
+
+def test_finds_goal_optimum():
+    # Past the start latent's own distance, the goal cost is 0 only on the path that reaches the
+    # goal with the first action and stays there. So the first action is GOAL / STEP_SCALE and
+    # the subgoal is the goal.
+    result = plan_to_goal()
 
     torch.testing.assert_close(result.subgoal, GOAL, atol=0.01, rtol=0)
     torch.testing.assert_close(result.action, GOAL / STEP_SCALE, atol=0.02, rtol=0)
@@ -285,6 +296,44 @@ def test_finds_goal_optimum():
     # The start latent's own distance to the goal is the only cost left at the optimum.
     unavoidable = GOAL.square().mean(dim=-1)
     torch.testing.assert_close(result.cost_terms["total"], unavoidable, atol=1e-3, rtol=0)
+
+
+def test_low_level_without_goal_steers_to_subgoal():
+    # With the goal left to the high level, the low level's only guide is the subgoal, which
+    # still lies at the goal: its k actions must lead there, in any order.
+    result = plan_to_goal(low_level_goal_weight=0.0)
+
+    torch.testing.assert_close(result.subgoal, GOAL, atol=0.01, rtol=0)
+    torch.testing.assert_close(STEP_SCALE * result.plan[:, :K].sum(dim=1), GOAL, atol=0.02, rtol=0)
+    assert torch.all(result.cost_terms["goal_latent_distance"] == 0)
+    assert torch.all(result.cost_terms["subgoal"] < 1e-3)
+
+
+def test_subgoal_cost_learned_and_goal_scaled():
+    torch.manual_seed(0)
+    world_model = point_mass_model()
+    goal_term = GoalTemporalDistance(tiny_spec(), latent_dims=(2, 2), hidden_dims=(8,))
+    goal_term.set_goal([GOAL, GOAL])
+    cost = CostModule(world_model, ZeroCritic(), intrinsic={"reach": (2.0, goal_term)}, task_weight=1.0, discount=0.9)
+    high_level = HighLevelPlannerConfig(subgoal_weight=3.0, low_level_goal_weight=0.5)
+    planner = HierarchicalPlanner(PlannerConfig(name="hierarchical", horizon=K, high_level=high_level), tiny_spec())
+    policy = SquashedGaussianPolicy(PolicyConfig(hidden_dims=(8,)), tiny_spec(), latent_dim=2)
+    low = planner.low_level
+    subgoal = torch.tensor([[0.1, 0.2], [-0.3, 0.0]])
+    low._subgoal, low._level = subgoal, world_model.level(1)
+    num_samples, batch = 5, 2
+    latents = torch.randn(K + 1, num_samples * batch, 2)
+    actions = torch.rand(K, num_samples * batch, 2) * 2 - 1
+
+    _, plain_score = MPPIPlanner._step_functions(low, world_model, cost, policy)
+    _, score = low._step_functions(world_model, cost, policy)
+    with torch.no_grad():
+        plain, scored = plain_score(latents, actions), score(latents, actions)
+        expected_subgoal = 3.0 * goal_term.heads[1](latents[-1], subgoal.repeat(num_samples, 1))
+
+    torch.testing.assert_close(scored.terms["subgoal"], expected_subgoal)
+    torch.testing.assert_close(scored.terms["reach"], 0.5 * plain.terms["reach"])
+    torch.testing.assert_close(scored.total, plain.total - 0.5 * plain.terms["reach"] + expected_subgoal)
 
 
 def plan_with_options(modules: Modules, **options):

@@ -12,11 +12,14 @@ import json
 import math
 import shutil
 
+import numpy as np
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from ami.config import load_config
 from ami.training.maze_evaluation import HELD_OUT_SEED
+from ami.training.planned_path import PathRecorder
 from ami.training.trainer import Trainer
 from envs.maze_eval import held_out_pairs
 from envs.maze_layouts import get_layout
@@ -232,3 +235,34 @@ def test_run_logs_goal_cost_landscape(maze_run):
         images = events.Images(f"eval/goal_cost/level_{level}")
         assert [image.step for image in images] == [300]
         assert images[0].encoded_image_string.startswith(b"\x89PNG")
+
+
+def test_maze_eval_plans_every_pair_in_one_batch_by_default(maze_eval_record):
+    record, _ = maze_eval_record
+
+    assert record["batch"] == NUM_PAIRS
+
+
+def test_maze_eval_batch_of_one_runs_pairs_in_order(maze_run, tmp_path):
+    output = tmp_path / "record.json"
+    arguments = ["maze-eval", str(maze_run), "--held-out", "3", "--batch", "1", "--planners", "flat", "--output", str(output), "--num-threads", "1"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(arguments) == 0
+    record = json.loads(output.read_text())
+
+    assert record["batch"] == 1
+    episodes = record["planners"]["flat"]["episodes"]
+    assert [tuple(episode["goal"]) for episode in episodes] == [pair.goal for pair in held_out_pairs("u", 3, HELD_OUT_SEED)]
+
+
+def test_path_recorder_takes_its_episodes_subgoals():
+    recorder = PathRecorder()
+    pair = held_out_pairs("u", 1, HELD_OUT_SEED)[0]
+    recorder.start_episode(pair, np.zeros(2))
+    for _ in range(3):
+        recorder.record_step(np.zeros(2))
+    # The batch went on for 2 more planner calls after this episode ended.
+    recorder.end_episode(2)
+    subgoals = [torch.tensor([float(call)]) for call in range(10)]
+
+    assert [float(subgoal) for subgoal in recorder.episode_subgoals(subgoals)] == [5.0, 6.0, 7.0]
