@@ -1,11 +1,15 @@
-"""Success rate of uniform random actions on the 50 held-out U-maze pairs (context for the planners' figures)."""
+"""Success rate of uniform random actions on the 50 held-out pairs of a maze (context for the planners' figures).
+
+Usage: python experiments/results/maze/random_baseline.py [TASK], where TASK defaults to ami/PointMazeU-v0.
+"""
 import json
+import sys
 import gymnasium as gym
 import numpy as np
 import envs  # registers the maze tasks
 from ami.training.maze_evaluation import held_out_reset_options
 
-env = gym.make("ami/PointMazeU-v0")
+env = gym.make(sys.argv[1] if len(sys.argv) > 1 else "ami/PointMazeU-v0")
 options = held_out_reset_options(env, 50)
 rng = np.random.default_rng(0)
 successes, distances = [], []
