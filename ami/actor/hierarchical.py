@@ -13,7 +13,7 @@ from ami.actor.memory import BYTES_PER_FLOAT, PlanMemory, rollout_floats_per_row
 from ami.actor.mppi import MPPIPlanner
 from ami.actor.mppi_update import MIN_TEMPERATURE, mppi_refit
 from ami.config.schema import HighLevelPlannerConfig, PlannerConfig
-from ami.cost.goal import find_goal_terms, named_goal_terms, squared_distance
+from ami.cost.goal import find_goal_terms, goal_pair_distance, named_goal_terms
 from ami.cost.module import CostModule, TrajectoryCost
 from ami.spec import TaskSpec
 from ami.world_model.base import WorldModel
@@ -69,9 +69,8 @@ class SubgoalMPPI(MPPIPlanner):
         if self._subgoal is None:
             return predict, score
         subgoal, level, weight, goal_weight = self._subgoal, self._level, self.subgoal_weight, self.goal_weight
-        goal_terms = named_goal_terms(cost)
-        distance = goal_terms[0][2].pair_distance if goal_terms else squared_distance
-        goal_names = [name for name, _, _ in goal_terms] if goal_weight != 1.0 else []
+        distance = goal_pair_distance(cost)
+        goal_names = [name for name, _, _ in named_goal_terms(cost)] if goal_weight != 1.0 else []
 
         def score_with_subgoal(latents: torch.Tensor, actions: torch.Tensor) -> TrajectoryCost:
             scored = score(latents, actions)

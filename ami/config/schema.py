@@ -187,7 +187,7 @@ class HighLevelPlannerConfig:
     """Weight of the low level's subgoal cost: the distance between the level-1 abstraction of its last latent and the subgoal,
     as the first goal term measures level-1 distances (mean squared latent distance without a goal term)."""
     low_level_goal_weight: float = 1.0
-    """Scale of the goal terms in the low level's cost; 0 leaves the goal to the high level, so the low level steers to the subgoal."""
+    """Scale of the goal terms in the low level's cost. At 0 only the high level plans toward the goal, and the low level steers to the subgoal."""
 
 
 @dataclass(frozen=True)

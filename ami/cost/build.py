@@ -78,24 +78,25 @@ def check_number_options(table: TermTable, parameters: Mapping[str, inspect.Para
 def build_term(table: TermTable, spec: TaskSpec, latent_dims: tuple[int, ...] = ()) -> CostTerm:
     """Build ``COST_TERMS[table.term](spec, **table.options)``; bad options raise ConfigError naming the key.
 
-    A term whose constructor takes ``latent_dims`` learns on latents; it gets the latent width of
-    every level of the world model, level 0 first.
+    A term whose constructor takes ``latent_dims`` learns on latents, so it gets the latent width
+    of every level of the world model, level 0 first.
     """
     cls = COST_TERMS.get(table.term, f"{table.key}.term")
+    signature = inspect.signature(cls)
     options = dict(table.options)
-    if LATENT_DIMS in inspect.signature(cls).parameters:
+    if LATENT_DIMS in signature.parameters:
         if LATENT_DIMS in options:
             raise ConfigError(f"'{table.key}.{LATENT_DIMS}' is set from the world model; remove it from the config")
         options[LATENT_DIMS] = latent_dims
     table = TermTable(table.key, table.name, table.term, table.weight, options)
     try:
-        inspect.signature(cls).bind(spec, **table.options)
+        signature.bind(spec, **options)
     except TypeError as error:
         raise ConfigError(
             f"invalid options for {table.key} (term {table.term!r}): {error}. Valid options: "
-            f"{', '.join(name for name in inspect.signature(cls).parameters if name != 'spec') or 'none'}"
+            f"{', '.join(name for name in signature.parameters if name != 'spec') or 'none'}"
         ) from None
-    check_number_options(table, inspect.signature(cls).parameters)
+    check_number_options(table, signature.parameters)
     try:
         return cls(spec, **table.options)
     except (ValueError, QuantityError) as error:
@@ -113,7 +114,7 @@ def check_quantities(terms_by_key: Mapping[str, CostTerm], task: str) -> None:
 
 
 def level_latent_dims(world_model: WorldModel) -> tuple[int, ...]:
-    """Latent width of every level of ``world_model``, level 0 first; one entry for a flat model."""
+    """Return the latent width of every level of ``world_model``, level 0 first (one entry for a flat model)."""
     dims = [world_model.latent_dim]
     if isinstance(world_model, HJEPAWorldModel):
         dims += [world_model.level(level).latent_dim for level in range(1, world_model.num_levels)]

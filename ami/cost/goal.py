@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ami.cost.base import INTRINSIC_COSTS, IntrinsicCost
@@ -76,7 +78,7 @@ class GoalLatentDistance(IntrinsicCost):
         return self.pair_distance(latent, goal.expand_as(latent), level)
 
     def pair_distance(self, latent: torch.Tensor, goal: torch.Tensor, level: int = 0) -> torch.Tensor:
-        """Distance ``(...)`` from each ``latent (..., latent_dim_l)`` to its own ``goal (..., latent_dim_l)``."""
+        """Return the distance ``(...)`` from each ``latent (..., latent_dim_l)`` to its own ``goal (..., latent_dim_l)``."""
         return squared_distance(latent, goal, level)
 
     def forward(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -84,8 +86,14 @@ class GoalLatentDistance(IntrinsicCost):
 
 
 def squared_distance(latent: torch.Tensor, goal: torch.Tensor, level: int = 0) -> torch.Tensor:
-    """Mean squared distance ``(...)`` between ``latent`` and ``goal``, both ``(..., D)``; ``level`` is unused."""
+    """Return the mean squared distance ``(...)`` between ``latent`` and ``goal``, both ``(..., D)``. ``level`` is unused."""
     return (latent - goal).square().mean(dim=-1)
+
+
+def goal_pair_distance(cost: torch.nn.Module | None) -> Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]:
+    """Return the ``pair_distance`` of the cost module's first goal term, or ``squared_distance`` without one."""
+    terms = named_goal_terms(cost) if cost is not None else []
+    return terms[0][2].pair_distance if terms else squared_distance
 
 
 def find_goal_terms(cost: torch.nn.Module) -> list[tuple[float, GoalLatentDistance]]:
@@ -94,7 +102,7 @@ def find_goal_terms(cost: torch.nn.Module) -> list[tuple[float, GoalLatentDistan
 
 
 def named_goal_terms(cost: torch.nn.Module) -> list[tuple[str, float, GoalLatentDistance]]:
-    """Return ``(name, weight, term)`` of every goal term of the cost module; the name keys its cost in ``TrajectoryCost.terms``."""
+    """Return ``(name, weight, term)`` of every goal term of the cost module. The name keys its cost in ``TrajectoryCost.terms``."""
     found = []
     # ``terms`` (task terms) exists only in cost modules that support task term tables.
     for modules_name, weights_name in (("intrinsic", "intrinsic_weights"), ("terms", "term_weights")):

@@ -17,8 +17,8 @@ from ami.spec import TaskSpec
 class TemporalDistanceHead(nn.Module):
     """Head that predicts the discounted number of env steps from a latent to a goal latent, >= 0.
 
-    The input is ``[latent, goal, latent - goal]``; the difference makes the zero distance of a
-    latent to itself easy to express.
+    The input is ``[latent, goal, latent - goal]``, because the difference makes the zero
+    distance of a latent to itself easy to express.
     """
 
     def __init__(self, latent_dim: int, hidden_dims: Sequence[int]) -> None:
@@ -27,14 +27,14 @@ class TemporalDistanceHead(nn.Module):
         self.net = mlp(3 * latent_dim, hidden_dims, 1)
 
     def forward(self, latent: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        """Distance ``(...)`` from ``latent (..., D)`` to ``goal (..., D)``."""
+        """Return the distance ``(...)`` from ``latent (..., D)`` to ``goal (..., D)``."""
         features = torch.cat([latent, goal, latent - goal], dim=-1)
         return nn.functional.softplus(self.net(features).squeeze(-1))
 
 
 @COST_TERMS.register("goal_temporal_distance")
 class GoalTemporalDistance(GoalLatentDistance):
-    """The goal cost as the learned number of env steps to the goal, at every level.
+    """Goal cost: the learned number of env steps to the goal, at every level.
 
     The squared latent distance of ``goal_latent_distance`` ranks states as the straight line
     does, so a wall between the ball and the goal is a local minimum. This term learns how many
@@ -90,7 +90,7 @@ class GoalTemporalDistance(GoalLatentDistance):
         return self.heads[level](latent, goal.to(latent.dtype))
 
     def loss(self, latents: list[torch.Tensor], mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Compute the expectile TD loss of every level on replay windows; return it and metrics by TensorBoard tag.
+        """Compute the expectile TD loss of every level on replay windows and return it with metrics by TensorBoard tag.
 
         Args:
             latents: per level, ``(W + 1, B, D_l)``, detached: the latents of each window's
@@ -117,7 +117,7 @@ class GoalTemporalDistance(GoalLatentDistance):
         ``j`` follows ``j`` actions). ``kind`` is 0 for the state itself, 1 for a later state
         of its episode and 2 for another window's state.
         """
-        window, num_windows = mask.shape
+        num_windows = mask.shape[1]
         device = mask.device
         valid = mask.sum(dim=0).long()  # (B,): transitions 0 to valid - 1 are in the window's first episode
         b = torch.randint(num_windows, (self.num_pairs,), device=device)
@@ -154,13 +154,15 @@ class GoalTemporalDistance(GoalLatentDistance):
 
         predicted = self.heads[level](state, goal)
         error = target - predicted
-        # Overestimates (error < 0) weigh ``expectile``: the heads lean toward the shortest path.
+        # Overestimates (error < 0) get the weight ``expectile``, so the heads lean toward the shortest path.
         weight = torch.where(error < 0, self.expectile, 1.0 - self.expectile)
         loss = (weight * error.square()).mean()
+        future = (kind == 1).to(predicted.dtype)
         metrics = {
             "loss": loss.detach(),
             "distance": predicted.detach().mean(),
-            "future_goal_distance": predicted.detach()[kind == 1].mean() if bool((kind == 1).any()) else predicted.new_zeros(()),
+            # A masked mean, so that the metric needs no device-to-host copy.
+            "future_goal_distance": (predicted.detach() * future).sum() / future.sum().clamp_min(1.0),
         }
         return loss, metrics
 
@@ -171,10 +173,10 @@ def check_options(
 ) -> None:
     """Raise ValueError naming the first option out of its range."""
     if not latent_dims or any(int(dim) < 1 for dim in latent_dims):
-        raise ValueError(f"invalid latent_dims {list(latent_dims)!r}; list the latent width (>= 1) of every world-model level")
+        raise ValueError(f"invalid latent_dims {list(latent_dims)!r}: list the latent width (at least 1) of every world-model level")
     checks = [
         ("discount", discount, 0 < discount < 1, "in (0, 1)"),
-        ("expectile", expectile, 0 < expectile < 1, "in (0, 1); 0.5 learns the replay's mean distance, higher the shortest"),
+        ("expectile", expectile, 0 < expectile < 1, "in (0, 1): 0.5 learns the replay's mean distance, and higher values lean toward the shortest"),
         ("target_tau", target_tau, 0 < target_tau <= 1, "in (0, 1]"),
         ("window", window, window >= 2, "an integer >= 2"),
         ("num_windows", num_windows, num_windows >= 1, "an integer >= 1"),

@@ -21,7 +21,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ami.configurator.goal import GoalSetter, latents_by_level
-from ami.cost.goal import find_goal_terms, squared_distance
+from ami.cost.goal import goal_pair_distance
 from ami.world_model.base import WorldModel
 from envs.maze_layouts import Cell, MazeLayout
 
@@ -36,7 +36,7 @@ class GoalLandscape:
     path_cells: np.ndarray
     """Shortest-path distance ``(num_cells,)`` of each cell to the goal's cell, in moves."""
     latent_distances: dict[int, np.ndarray]
-    """Goal cost ``(num_cells,)`` of each cell, by level: the goal term's distance of its latent to the goal latent."""
+    """Goal cost ``(num_cells,)`` of each cell by level: the goal term's distance from its latent to the goal latent."""
 
     def rank_correlation(self, level: int) -> float:
         """Return the Spearman rank correlation between the cost of ``level`` and the path distance, over cells other than the goal's."""
@@ -67,8 +67,8 @@ def goal_landscape(
 ) -> GoalLandscape:
     """Compute the goal cost of every free cell's centre toward the centre of ``goal_cell``.
 
-    The cost is the ``pair_distance`` of the first goal term of ``cost``; without one, the mean
-    squared latent distance of ``goal_latent_distance``.
+    The cost is the ``pair_distance`` of the first goal term of ``cost``. Without one, it is the
+    mean squared latent distance of ``goal_latent_distance``.
     """
     if not layout.is_free(goal_cell):
         raise ValueError(f"invalid goal cell {goal_cell} for maze layout {layout.name!r}: it is a wall or outside the grid")
@@ -81,8 +81,7 @@ def goal_landscape(
 
     cell_latents = latents_by_level(world_model, obs)
     goal_latents = latents_by_level(world_model, goal_setter.goal_observation(obs[:1]))
-    terms = find_goal_terms(cost) if cost is not None else []
-    distance = terms[0][1].pair_distance if terms else squared_distance
+    distance = goal_pair_distance(cost)
     distances = {
         level: distance(latents, goal_latent.expand_as(latents), level).cpu().numpy()
         for level, (latents, goal_latent) in enumerate(zip(cell_latents, goal_latents))

@@ -88,7 +88,8 @@ class Learner:
             self.skipped_steps["quantity"] = 0
         # Learned goal distances train on replay windows of their own, reward-free.
         self.goal_distance_terms = [term for _, term in find_goal_terms(cost) if isinstance(term, GoalTemporalDistance)]
-        goal_params = [p for term in self.goal_distance_terms for p in term.heads.parameters()]
+        self.goal_distance_heads = nn.ModuleList([term.heads for term in self.goal_distance_terms])
+        goal_params = list(self.goal_distance_heads.parameters())
         self.goal_distance_optimizer = torch.optim.Adam(goal_params, lr=lr) if goal_params else None
         if self.goal_distance_optimizer is not None:
             self.skipped_steps["goal_distance"] = 0
@@ -98,7 +99,7 @@ class Learner:
         """Take one step of every trained module; return detached metrics by tag.
 
         ``goal_windows`` contains one replay batch of ``term.window`` steps for each term in
-        ``goal_distance_terms``; without it the goal distances are not trained in this update.
+        ``goal_distance_terms``. Without it, this update leaves the goal distances as they are.
         """
         # World model: multi-step latent prediction with grounding heads.
         prediction = self.world_model.loss(batch)
@@ -142,8 +143,7 @@ class Learner:
             term_loss, term_metrics = term.loss(latents, window.mask)
             loss = loss + term_loss
             metrics.update(term_metrics)
-        heads = nn.ModuleList([term.heads for term in self.goal_distance_terms])
-        metrics["goal_distance/grad_norm"] = self._step("goal_distance", self.goal_distance_optimizer, loss, heads)
+        metrics["goal_distance/grad_norm"] = self._step("goal_distance", self.goal_distance_optimizer, loss, self.goal_distance_heads)
         for term in self.goal_distance_terms:
             term.update_targets()
         return metrics

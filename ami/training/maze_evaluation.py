@@ -40,7 +40,7 @@ class EpisodeRecorder(Protocol):
     def record_step(self, position: np.ndarray) -> None: ...
 
     def end_episode(self, later_calls: int) -> None:
-        """Close the episode; its batch made ``later_calls`` more planner calls for its other episodes."""
+        """Close the episode. Its batch made ``later_calls`` more planner calls for its other episodes."""
 
 
 @dataclass(frozen=True)

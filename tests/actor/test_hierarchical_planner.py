@@ -298,9 +298,9 @@ def test_finds_goal_optimum():
     torch.testing.assert_close(result.cost_terms["total"], unavoidable, atol=1e-3, rtol=0)
 
 
-def test_low_level_without_goal_steers_to_subgoal():
+def test_low_level_steers_to_subgoal():
     # With the goal left to the high level, the low level's only guide is the subgoal, which
-    # still lies at the goal: its k actions must lead there, in any order.
+    # still lies at the goal. So its k actions must lead there, in any order.
     result = plan_to_goal(low_level_goal_weight=0.0)
 
     torch.testing.assert_close(result.subgoal, GOAL, atol=0.01, rtol=0)

@@ -237,13 +237,13 @@ def test_run_logs_goal_cost_landscape(maze_run):
         assert images[0].encoded_image_string.startswith(b"\x89PNG")
 
 
-def test_maze_eval_plans_every_pair_in_one_batch_by_default(maze_eval_record):
+def test_maze_eval_default_batch_all_pairs(maze_eval_record):
     record, _ = maze_eval_record
 
     assert record["batch"] == NUM_PAIRS
 
 
-def test_maze_eval_batch_of_one_runs_pairs_in_order(maze_run, tmp_path):
+def test_maze_eval_batch_one_in_order(maze_run, tmp_path):
     output = tmp_path / "record.json"
     arguments = ["maze-eval", str(maze_run), "--held-out", "3", "--batch", "1", "--planners", "flat", "--output", str(output), "--num-threads", "1"]
     with contextlib.redirect_stdout(io.StringIO()):
@@ -255,7 +255,7 @@ def test_maze_eval_batch_of_one_runs_pairs_in_order(maze_run, tmp_path):
     assert [tuple(episode["goal"]) for episode in episodes] == [pair.goal for pair in held_out_pairs("u", 3, HELD_OUT_SEED)]
 
 
-def test_path_recorder_takes_its_episodes_subgoals():
+def test_path_recorder_episode_subgoals():
     recorder = PathRecorder()
     pair = held_out_pairs("u", 1, HELD_OUT_SEED)[0]
     recorder.start_episode(pair, np.zeros(2))
