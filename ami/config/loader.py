@@ -67,6 +67,9 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
     key = key.strip()
     if not separator or not key:
         raise ConfigError(f"invalid override {override!r}; expected key=value, e.g. train.total_steps=5000")
+    if not text.strip():
+        # A shell variable that expanded to nothing looks the same, so the empty string must be quoted.
+        raise ConfigError(f"invalid override {override!r}: missing value after '='; give a value, or {key}=\"\" for the empty string")
     try:
         value = tomllib.loads(f"value = {text.strip()}")["value"]
     except tomllib.TOMLDecodeError:

@@ -204,6 +204,23 @@ def test_override_without_key():
     assert "invalid override '=5'" in str(raised.value)
 
 
+def test_override_without_value():
+    raw = {"name": "run"}
+    with pytest.raises(ConfigError) as raised:
+        apply_override(raw, "name=")
+
+    assert "invalid override 'name=': missing value after '='" in str(raised.value)
+    assert 'name=""' in str(raised.value)
+    assert raw == {"name": "run"}
+
+
+def test_override_empty_string():
+    raw = {"name": "run"}
+    apply_override(raw, 'name=""')
+
+    assert raw == {"name": ""}
+
+
 def test_override_below_a_value():
     with pytest.raises(ConfigError) as raised:
         apply_override({"name": "run"}, "name.first=1")
