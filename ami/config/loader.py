@@ -61,7 +61,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 def apply_override(raw: dict[str, Any], override: str) -> None:
     """Set ``a.b.c=value`` in the nested mapping; ``value`` is read as a TOML value.
 
-    A value that is not valid TOML, like ``Hopper-v5``, is taken as a string.
+    A value that is not valid TOML, like ``Hopper-v5``, is taken as a string, unless it opens a
+    list, table or quoted string.
     """
     key, separator, text = override.partition("=")
     key = key.strip()
@@ -72,7 +73,10 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
         raise ConfigError(f"invalid override {override!r}: missing value after '='; give a value, or {key}=\"\" for the empty string")
     try:
         value = tomllib.loads(f"value = {text.strip()}")["value"]
-    except tomllib.TOMLDecodeError:
+    except tomllib.TOMLDecodeError as error:
+        if text.strip()[0] in "[{\"'":
+            # The value opens a TOML list, table or quoted string, so it is broken TOML, not a bare word.
+            raise ConfigError(f"invalid override {override!r}: the value is not valid TOML ({error}); close the brackets or quotes") from None
         value = text.strip()
 
     parts = key.split(".")

@@ -214,6 +214,22 @@ def test_override_without_value():
     assert raw == {"name": "run"}
 
 
+def test_override_unclosed_list():
+    raw = {"name": "run"}
+    with pytest.raises(ConfigError) as raised:
+        apply_override(raw, "name=[1, 2")
+
+    assert "invalid override 'name=[1, 2': the value is not valid TOML" in str(raised.value)
+    assert raw == {"name": "run"}
+
+
+def test_override_unclosed_quote():
+    with pytest.raises(ConfigError) as raised:
+        apply_override({}, 'name="my run')
+
+    assert "close the brackets or quotes" in str(raised.value)
+
+
 def test_override_empty_string():
     raw = {"name": "run"}
     apply_override(raw, 'name=""')
