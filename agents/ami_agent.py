@@ -16,6 +16,9 @@ from ami.memory.short_term import ShortTermMemory
 from ami.spec import TaskSpec
 from ami.training.learner import Learner
 
+PREPARE_EVERY_UPDATES = 1000
+"""Updates after which the planner rebuilds what it derives from the modules and the replay (``Planner.prepare``)."""
+
 
 class AMIAgent(Agent):
     """Acts reactively or deliberately from the same trained modules and learns from replay.
@@ -39,6 +42,11 @@ class AMIAgent(Agent):
         self.last_planned_actions: torch.Tensor | None = None
         """``(num_envs, action_dim)``: the planner's noise-free actions of the last ``act_batch`` call; None after a reactive call."""
         self.last_cost_terms: dict[str, torch.Tensor] = {}
+        self.num_updates = 0
+        self._prepared_at: int | None = None
+        """``num_updates`` when the planner was last prepared; None when it must be prepared before planning."""
+        self._prepared_planner = None
+        """The planner that was last prepared, so that a planner swapped in is prepared too."""
 
     @property
     def configurator(self):
@@ -74,6 +82,9 @@ class AMIAgent(Agent):
             obs_tensor = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
             modules.configurator.set_goal_from_observation(obs_tensor, modules.world_model, modules.cost)
             latent = modules.world_model.encode(obs_tensor)
+            if mode != "reactive":
+                self.prepare_planner()
+                modules.actor.planner.condition(obs_tensor, modules.world_model, modules.configurator.goal_setter)
             output = modules.actor.act(latent, mode, modules.world_model, modules.cost, modules.memory, deterministic)
             modules.memory.remember(latent, output.action)
             actions = output.action.cpu().numpy()
@@ -81,6 +92,20 @@ class AMIAgent(Agent):
         self.last_cost_terms = output.cost_terms
         self.last_planned_actions = output.planned_action
         return actions
+
+    def prepare_planner(self, force: bool = False) -> None:
+        """Let the planner rebuild what it derives from the modules and the replay, if it never did or the modules changed enough."""
+        modules = self.modules
+        stale = (
+            self._prepared_at is None
+            or modules.actor.planner is not self._prepared_planner
+            or self.num_updates - self._prepared_at >= PREPARE_EVERY_UPDATES
+        )
+        if not (force or stale):
+            return
+        modules.actor.planner.prepare(modules.world_model, modules.cost, modules.replay, modules.configurator.goal_setter)
+        self._prepared_at = self.num_updates
+        self._prepared_planner = modules.actor.planner
 
     def observe(self, obs, action, reward, next_obs, terminated, truncated, planned_action: torch.Tensor | None = None) -> None:
         """Store one transition; ``planned_action (1, action_dim)`` marks a step whose action the planner chose."""
@@ -137,6 +162,7 @@ class AMIAgent(Agent):
         # Goal distances start training once every env stream contains one window.
         if terms and all(len(replay) >= term.window * self.config.env.num_envs for term in terms):
             goal_windows = [replay.sample(term.num_windows, term.window) for term in terms]
+        self.num_updates += 1
         return self.learner.update(batch, goal_windows)
 
     def state_dict(self) -> dict:
@@ -155,6 +181,7 @@ class AMIAgent(Agent):
         modules.cost.load_state_dict(state["cost"])
         modules.actor.load_state_dict(state["actor"])
         self.learner.load_state_dict(state["learner"])
+        self._prepared_at = None
 
     def memory_state_dict(self) -> dict:
         """Return what the agent remembers beyond its weights: replay, short-term memory and mode counts."""
@@ -170,3 +197,4 @@ class AMIAgent(Agent):
         modules.replay.load_state_dict(state["replay"])
         modules.memory.load_state_dict(state["short_term"], self.device)
         modules.configurator.load_state_dict(state["configurator"])
+        self._prepared_at = None

@@ -20,7 +20,7 @@ from torch.utils.tensorboard import SummaryWriter
 from ami.actor.budget import flat_transitions_per_action, hierarchical_transitions_per_action, matched_flat_num_samples
 from ami.config.schema import PlannerConfig, RunConfig
 from ami.training.evaluate import EVAL_SEED_OFFSET
-from ami.training.goal_landscape import mean_rank_correlations
+from ami.training.goal_landscape import graph_rank_correlation, mean_rank_correlations
 from ami.training.run_dir import RUN_FILES
 from ami.training.maze_evaluation import HELD_OUT_SEED, build_planner, evaluate_held_out, maze_layout, planner_swapped
 from ami.training.planned_path import LatentPositionLookup, PathRecorder, RecordingPlanner, planned_path_image
@@ -186,6 +186,7 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         "planner_configs": {name: dataclasses.asdict(planner_configs[name]) for name in args.planners},
         "planners": results,
         "goal_cost_rank_correlation": goal_cost_correlations(trainer, layout),
+        "landmark_graph": landmark_graph_record(trainer, layout, planners.get("hierarchical")),
     }
 
 
@@ -197,6 +198,16 @@ def goal_cost_correlations(trainer, layout) -> dict[str, float | None] | None:
     modules = trainer.agent.modules
     correlations = mean_rank_correlations(modules.world_model, goal_setter, trainer.spec.obs_dim, layout, trainer.device, modules.cost)
     return {f"level_{level}": value for level, value in correlations.items()}
+
+
+def landmark_graph_record(trainer, layout, planner: RecordingPlanner | None) -> dict[str, Any] | None:
+    """Return the size of the hierarchical planner's landmark graph and the rank correlation of its path lengths, or None without one."""
+    graph = getattr(planner.planner, "landmarks", None) if planner is not None else None
+    goal_setter = trainer.agent.modules.configurator.goal_setter
+    if graph is None or trainer.spec.pixels or not goal_setter.enabled:
+        return None
+    correlation = graph_rank_correlation(graph, trainer.agent.modules.world_model, goal_setter, trainer.spec.obs_dim, layout, trainer.device)
+    return {"landmarks": len(graph), "neighbors": graph.num_neighbors, "path_length_rank_correlation": correlation}
 
 
 def write_planned_path(writer, trainer, layout, name, planner, recorder, subgoal_every, step) -> None:

@@ -67,6 +67,16 @@ class Planner(ABC):
     ) -> PlanResult:
         """Plan from ``latent (batch, latent_dim)``; ``previous_plan`` is ``(batch, horizon, action_dim)``."""
 
+    def prepare(self, world_model: WorldModel, cost: CostModule, replay, goal_setter=None) -> None:
+        """Refresh what the planner derives from the trained modules and the replay buffer. Most planners derive nothing.
+
+        The agent calls it before its first plan, after a checkpoint loads, when another planner
+        is swapped in, and every ``agents.ami_agent.PREPARE_EVERY_UPDATES`` updates.
+        """
+
+    def condition(self, obs: torch.Tensor, world_model: WorldModel, goal_setter=None) -> None:
+        """Read what the next plan needs from the observations ``(batch, obs_dim)`` themselves. Most planners need nothing."""
+
     def check_world_model(self, world_model: WorldModel) -> None:
         """Raise ValueError or TypeError if this planner cannot plan in ``world_model``; planners that fit any model pass."""
 

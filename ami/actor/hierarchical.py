@@ -4,21 +4,38 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from ami.actor.acceleration import matmul_precision
 from ami.actor.base import PLANNERS, Planner, PlanResult, Policy
+from ami.actor.landmarks import LandmarkGraph, goal_free_latents, landmarks_from_replay
 from ami.actor.memory import BYTES_PER_FLOAT, PlanMemory, rollout_floats_per_row
 from ami.actor.mppi import MPPIPlanner
 from ami.actor.mppi_update import MIN_TEMPERATURE, mppi_refit
 from ami.config.schema import HighLevelPlannerConfig, PlannerConfig
+from ami.configurator.goal import GoalSetter
 from ami.cost.goal import find_goal_terms, goal_pair_distance, named_goal_terms
 from ami.cost.module import CostModule, TrajectoryCost
+from ami.memory.replay import TrajectoryReplay
 from ami.spec import TaskSpec
 from ami.world_model.base import WorldModel
 from ami.world_model.hjepa import HJEPAWorldModel
 from ami.world_model.level import WorldModelLevel
+
+
+@dataclass(frozen=True)
+class LandmarkQuery:
+    """Inputs of one landmark-graph lookup, computed from the observations of the plan's batch."""
+
+    start: torch.Tensor
+    """``(batch, D1)``: goal-free level-1 latents of the observations."""
+    goal: torch.Tensor
+    """``(batch, D1)``: goal-free level-1 latents of their goal observations."""
+    goal_entries: torch.Tensor
+    """``(batch, len(goal_indices))``: the goal entries of the observations, given back to the waypoints' observations."""
+    goal_setter: GoalSetter
 
 
 class SubgoalMPPI(MPPIPlanner):
@@ -106,10 +123,16 @@ class HierarchicalPlanner(Planner):
     ``high_level.low_level_goal_weight``, plus ``high_level.subgoal_weight`` times the
     distance between the abstraction of its last latent and the subgoal (see ``SubgoalMPPI``).
 
+    With ``high_level.landmarks`` above 0, ``prepare`` builds a ``LandmarkGraph`` of level-1
+    latents of stored observations. The high level's goal cost then measures the distance to a
+    waypoint ``high_level.waypoint_hops`` hops along the shortest graph path to the goal, not
+    the distance to the goal. Its weight is the sum of the goal terms' weights.
+
     The returned plan ``(batch, k * high_level.horizon, action_dim)`` is the low level's
     refined first chunk followed by the high level's later chunks. Shifted by one step, it
     warm-starts both levels of the next call. Cost terms hold the low level's terms (with
-    ``subgoal``) and ``high_level/task``, ``high_level/goal`` and ``high_level/total``.
+    ``subgoal``) and ``high_level/task``, ``high_level/goal`` and ``high_level/total``, and
+    ``high_level/path_length``, the graph's length of the path to the goal, with landmarks.
 
     NOTE: the high level has no critic beyond its horizon, because the critic scores level-0
     latents and actions. Its horizon should reach far enough to see what matters.
@@ -130,6 +153,40 @@ class HierarchicalPlanner(Planner):
             config, spec, config.high_level.subgoal_weight, config.high_level.low_level_goal_weight,
             compile=compile, cuda_graphs=cuda_graphs, precision=precision,
         )
+        self.landmarks: LandmarkGraph | None = None
+        """Graph of the waypoints, built by ``prepare`` when ``high_level.landmarks`` is above 0."""
+        self._query: LandmarkQuery | None = None
+        """Observations of the next plan for the landmark graph, set by ``condition``."""
+
+    def prepare(self, world_model: WorldModel, cost: CostModule, replay, goal_setter: GoalSetter | None = None) -> None:
+        """Rebuild the landmark graph from the replay with the current modules; without ``high_level.landmarks`` do nothing."""
+        if self.high.landmarks == 0:
+            return
+        if not isinstance(replay, TrajectoryReplay):
+            raise ValueError(
+                f"actor.planner.high_level.landmarks = {self.high.landmarks} needs a replay of state observations, "
+                f"got {type(replay).__name__}; set it to 0 for pixel observations"
+            )
+        if len(replay) < 2:
+            # Before the first steps there is nothing to build from, so the high level plans toward the goal.
+            self.landmarks = None
+            return
+        level_distance = goal_pair_distance(cost)
+        self._first_level(world_model)
+        self.landmarks = landmarks_from_replay(
+            world_model, replay, lambda latent, goal: level_distance(latent, goal, 1),
+            self.high.landmarks, self.high.landmark_neighbors, goal_setter,
+        )
+
+    def condition(self, obs: torch.Tensor, world_model: WorldModel, goal_setter: GoalSetter | None = None) -> None:
+        """Encode the goal-free views of ``obs (batch, obs_dim)`` and of its goal observation, to query the landmark graph."""
+        self._query = None
+        graph = self.landmarks
+        if graph is None or graph.observations is None or goal_setter is None or not goal_setter.enabled:
+            return
+        start = goal_free_latents(world_model, goal_setter, obs, graph.goal_fill)
+        goal = goal_free_latents(world_model, goal_setter, goal_setter.goal_observation(obs), graph.goal_fill)
+        self._query = LandmarkQuery(start, goal, obs[:, goal_setter.goal_indices], goal_setter)
 
     @torch.no_grad()
     def plan(
@@ -143,7 +200,10 @@ class HierarchicalPlanner(Planner):
     ) -> PlanResult:
         level = self._first_level(world_model)
         with matmul_precision(self.low_level.precision, latent.device):
-            high_mean, subgoal, high_terms = self._plan_high_level(latent, cost, level, previous_plan)
+            waypoint, path_length = self._waypoint(latent, world_model, cost, level)
+            high_mean, subgoal, high_terms = self._plan_high_level(latent, cost, level, previous_plan, waypoint)
+        if path_length is not None:
+            high_terms["path_length"] = path_length.float()
 
         k = level.span
         low = self.low_level.plan_to_subgoal(latent, world_model, cost, policy, high_mean[:k], subgoal, level, deterministic)
@@ -178,10 +238,40 @@ class HierarchicalPlanner(Planner):
             )
         return level
 
+    def _waypoint(
+        self, latent: torch.Tensor, world_model: WorldModel, cost: CostModule, level: WorldModelLevel
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Return the waypoint ``(batch, D1)`` on the landmark graph and the path length ``(batch,)``; None without a graph or goal."""
+        if self.landmarks is None:
+            return None, None
+        goals = [term.goal_latent(1) for _, term in find_goal_terms(cost) if term.goal_latent(1) is not None]
+        if not goals:
+            return None, None
+        query, self._query = self._query, None  # a query serves the plan right after ``condition`` only
+        if query is None or query.start.shape[0] != latent.shape[0]:
+            # Without observations from ``condition``, the planning latents query the graph as they are.
+            waypoint, length = self.landmarks.waypoints(level.abstract(latent), goals[0], self.high.waypoint_hops)
+            return waypoint.to(latent.dtype), length
+
+        node, at_goal, length = self.landmarks.waypoint_nodes(query.start, query.goal, self.high.waypoint_hops)
+        # The waypoint's observation gets the episode's own goal back, so that its latent lies in
+        # the space that the high level plans in.
+        waypoint_obs = query.goal_setter.without_goal(self.landmarks.observations[node], query.goal_entries)
+        waypoint = level.abstract(world_model.encode(waypoint_obs))
+        return torch.where(at_goal[:, None], goals[0], waypoint.to(goals[0].dtype)).to(latent.dtype), length
+
     def _plan_high_level(
-        self, latent: torch.Tensor, cost: CostModule, level: WorldModelLevel, previous_plan: torch.Tensor | None
+        self,
+        latent: torch.Tensor,
+        cost: CostModule,
+        level: WorldModelLevel,
+        previous_plan: torch.Tensor | None,
+        waypoint: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """Refine the action sequence at level 1. Return its mean ``(k * H, batch, A)``, the subgoal and the best candidate's terms."""
+        """Refine the action sequence at level 1, toward ``waypoint (batch, D1)`` when given.
+
+        Return the mean ``(k * H, batch, A)``, the subgoal and the best candidate's terms.
+        """
         high = self.high
         batch = latent.shape[0]
         # Both levels share the action bounds, which the low level keeps on the latent's device.
@@ -195,7 +285,7 @@ class HierarchicalPlanner(Planner):
         std = max_std.expand_as(mean).clone()
         start = level.abstract(latent)  # (batch, D1)
         start_rows = start.repeat(high.num_samples, 1)  # (N * batch, D1), sample-major
-        score = self._high_level_score(cost, level)
+        score = self._high_level_score(cost, level, waypoint)
 
         for _ in range(high.iterations):
             noise = torch.randn(steps, high.num_samples, batch, action_dim, device=latent.device)
@@ -251,11 +341,15 @@ class HierarchicalPlanner(Planner):
         return torch.stack(latents), torch.stack(rewards)
 
     def _high_level_score(
-        self, cost: CostModule, level: WorldModelLevel
+        self, cost: CostModule, level: WorldModelLevel, waypoint: torch.Tensor | None = None
     ) -> Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]:
-        """Return the high-level cost of rollouts by term ``(N * batch,)``: ``task``, ``goal`` when a goal is set, ``total``."""
+        """Return the high-level cost of rollouts by term ``(N * batch,)``: ``task``, ``goal`` when a goal is set, ``total``.
+
+        With a ``waypoint (batch, D1)``, the goal cost is the distance to it, weighted by the sum of the goal terms' weights.
+        """
         goal_terms = [(weight, term) for weight, term in find_goal_terms(cost) if term.goal_latent(1) is not None]
         k, discount, task_weight = level.span, cost.discount, cost.task_weight
+        goal_cost = self._goal_cost(cost, goal_terms, waypoint)
 
         def score(latents: torch.Tensor, rewards: torch.Tensor) -> dict[str, torch.Tensor]:
             horizon = rewards.shape[0]
@@ -263,13 +357,26 @@ class HierarchicalPlanner(Planner):
             exponents = k * torch.arange(horizon + 1, device=latents.device, dtype=latents.dtype)
             discounts = discount**exponents
             terms = {"task": -task_weight * (discounts[:-1, None] * rewards).sum(dim=0)}
-            if goal_terms:
-                goal = sum(weight * (discounts[1:, None] * term.distance(latents[1:], level=1)).sum(dim=0) for weight, term in goal_terms)
-                terms["goal"] = goal
+            if goal_cost is not None:
+                terms["goal"] = (discounts[1:, None] * goal_cost(latents[1:])).sum(dim=0)
             terms["total"] = torch.stack(list(terms.values())).sum(dim=0)
             return terms
 
         return score
+
+    def _goal_cost(
+        self, cost: CostModule, goal_terms: list, waypoint: torch.Tensor | None
+    ) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """Return the weighted goal cost ``(H, N * batch)`` of level-1 latents ``(H, N * batch, D1)``, or None without a goal."""
+        if not goal_terms:
+            return None
+        if waypoint is None:
+            return lambda latents: sum(weight * term.distance(latents, level=1) for weight, term in goal_terms)
+
+        distance = goal_pair_distance(cost)
+        weight = sum(weight for weight, _ in goal_terms)
+        targets = waypoint.repeat(self.high.num_samples, 1)  # (N * batch, D1), sample-major like the rollout rows
+        return lambda latents: weight * distance(latents, targets.expand_as(latents), 1)
 
 
 def validate_high_level_config(config: HighLevelPlannerConfig) -> None:
@@ -295,6 +402,9 @@ def validate_high_level_config(config: HighLevelPlannerConfig) -> None:
             math.isfinite(config.low_level_goal_weight) and config.low_level_goal_weight >= 0,
             f"{key}.low_level_goal_weight must be finite and >= 0, got {config.low_level_goal_weight}",
         ),
+        (config.landmarks == 0 or config.landmarks >= 2, f"{key}.landmarks must be 0 (no graph) or at least 2, got {config.landmarks}"),
+        (config.landmark_neighbors >= 1, f"{key}.landmark_neighbors must be positive, got {config.landmark_neighbors}"),
+        (config.waypoint_hops >= 1, f"{key}.waypoint_hops must be positive, got {config.waypoint_hops}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -188,6 +188,14 @@ class HighLevelPlannerConfig:
     as the first goal term measures level-1 distances (mean squared latent distance without a goal term)."""
     low_level_goal_weight: float = 1.0
     """Scale of the goal terms in the low level's cost. At 0 only the high level plans toward the goal, and the low level steers to the subgoal."""
+    landmarks: int = 0
+    """Landmarks of the subgoal graph (``ami.actor.landmarks``). At 0 the high level plans toward the goal. Above 0 it plans toward
+    a waypoint on the shortest path through a graph of this many level-1 latents of stored observations, linked by the first
+    goal term's level-1 distance."""
+    landmark_neighbors: int = 8
+    """Edges from each landmark to its nearest landmarks, and landmarks that a start or a goal attaches to."""
+    waypoint_hops: int = 4
+    """Hops along the shortest landmark path from the start to the waypoint; the goal itself once the path is shorter."""
 
 
 @dataclass(frozen=True)

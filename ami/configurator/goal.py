@@ -44,6 +44,16 @@ class GoalSetter:
         """Whether the task's observation contains a goal."""
         return bool(self.goal_indices)
 
+    def without_goal(self, obs: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+        """Return ``obs (..., obs_dim)`` with its goal entries set to ``fill``, ``(len(goal_indices),)`` or one row per observation.
+
+        With one ``fill`` for all, states of episodes with different goals compare by the ball
+        alone, as the landmarks of a planning graph must.
+        """
+        goal_free = obs.clone()
+        goal_free[..., self.goal_indices] = fill.to(obs.dtype)
+        return goal_free
+
     def goal_observation(self, obs: torch.Tensor) -> torch.Tensor:
         """Goal observation ``(batch, obs_dim)`` of observations ``(batch, obs_dim)``."""
         goal_obs = obs.clone()

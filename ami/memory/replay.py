@@ -67,6 +67,11 @@ class TrajectoryReplay(ReplayBuffer):
     def __len__(self) -> int:
         return sum(self.sizes)
 
+    def stored_rows(self) -> torch.Tensor:
+        """Return the indices of the rows that contain a stored step, over every env's stream."""
+        rows = [env * self.stream_capacity + torch.arange(size) for env, size in enumerate(self.sizes)]
+        return torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
+
     @staticmethod
     def estimate_bytes(capacity: int, obs_dim: int, action_dim: int) -> int:
         """Memory of the stored tensors: two observations, two actions and four scalars per step, float32."""

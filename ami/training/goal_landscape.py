@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from ami.actor.landmarks import LandmarkGraph, goal_free_latents
 from ami.configurator.goal import GoalSetter, latents_by_level
 from ami.cost.goal import goal_pair_distance
 from ami.world_model.base import WorldModel
@@ -114,6 +115,28 @@ def mean_rank_correlations(
         defined = [value for value in values if not np.isnan(value)]
         means[level] = float(np.mean(defined)) if defined else None
     return means
+
+
+@torch.no_grad()
+def graph_rank_correlation(graph: LandmarkGraph, world_model: WorldModel, goal_setter: GoalSetter, obs_dim: int, layout: MazeLayout, device: torch.device) -> float | None:
+    """Return the rank correlation of a ``LandmarkGraph``'s path lengths with the path distance, averaged over every free cell as the goal.
+
+    Cells and goals query the graph as the hierarchical planner does, by their goal-free level-1 latents.
+    """
+    cells = layout.free_cells
+    positions = np.array([layout.cell_center(cell) for cell in cells])
+    values = []
+    for goal_cell in cells:
+        obs = cell_observations(goal_setter, obs_dim, positions, layout.cell_center(goal_cell)).to(device)
+        starts = goal_free_latents(world_model, goal_setter, obs, graph.goal_fill)
+        goal = goal_free_latents(world_model, goal_setter, goal_setter.goal_observation(obs[:1]), graph.goal_fill)
+        lengths = graph.path_length(starts, goal.expand_as(starts)).cpu().numpy()
+        path_lengths = layout.path_lengths_from(goal_cell)
+        path_cells = np.array([path_lengths[cell] for cell in cells])
+        others = path_cells > 0
+        values.append(spearman(lengths[others], path_cells[others]))
+    defined = [value for value in values if not np.isnan(value)]
+    return float(np.mean(defined)) if defined else None
 
 
 def spearman(values: np.ndarray, reference: np.ndarray) -> float:

@@ -49,6 +49,12 @@ class RecordingPlanner(Planner):
             self.subgoals.append(result.subgoal[0].detach())
         return result
 
+    def prepare(self, world_model, cost, replay, goal_setter=None) -> None:
+        self.planner.prepare(world_model, cost, replay, goal_setter)
+
+    def condition(self, obs, world_model, goal_setter=None) -> None:
+        self.planner.condition(obs, world_model, goal_setter)
+
 
 class PathRecorder:
     """Keeps the pair and the ball positions of the last episode (``EpisodeRecorder`` of ``evaluate_held_out``)."""
@@ -90,7 +96,7 @@ class LatentPositionLookup:
         cls, world_model: WorldModel, replay: TrajectoryReplay, pool: int = LOOKUP_POOL, seed: int = 0
     ) -> LatentPositionLookup:
         """Encode up to ``pool`` stored observations, drawn without replacement, with the online encoder."""
-        rows = stored_rows(replay)
+        rows = replay.stored_rows()
         if len(rows) == 0:
             raise ValueError("the replay buffer stores no observations to decode subgoals with; load the run's replay first")
         generator = torch.Generator().manual_seed(seed)
@@ -106,15 +112,6 @@ class LatentPositionLookup:
         stored = self.latents_by_level[level]
         distances = torch.cdist(latents.to(stored.device, stored.dtype), stored)  # (n, pool)
         return self.positions[distances.argmin(dim=1)].cpu().numpy()
-
-
-def stored_rows(replay: TrajectoryReplay) -> torch.Tensor:
-    """Return the indices of the replay rows that hold a stored step, over every env's stream."""
-    rows = [
-        env * replay.stream_capacity + torch.arange(size)
-        for env, size in enumerate(replay.sizes)
-    ]
-    return torch.cat(rows) if rows else torch.zeros(0, dtype=torch.long)
 
 
 def planned_path_image(

@@ -11,6 +11,7 @@ from torch import nn
 
 from ami.actor import PLANNERS, SquashedGaussianPolicy
 from ami.actor.hierarchical import HierarchicalPlanner
+from ami.actor.landmarks import LandmarkGraph
 from ami.actor.mppi import MPPIPlanner
 from ami.build import Modules, build_modules
 from ami.config import PerceptionConfig, PlannerConfig, PolicyConfig, WorldModelConfig
@@ -20,7 +21,9 @@ from ami.cost.goal import GoalLatentDistance
 from ami.cost.goal_distance import GoalTemporalDistance
 from ami.perception import MLPEncoder
 from ami.world_model import HJEPAWorldModel
+from ami.memory.replay import TrajectoryReplay
 from tests.actor.test_action_bounds import count_outside, saturate
+from tests.actor.test_landmarks import euclidean, u_corridor
 from tests.actor.test_planner_optimum import ZeroCritic
 from tests.tiny import LATENT_DIM, tiny_config, tiny_spec
 
@@ -156,7 +159,7 @@ def test_warm_start_reaches_low_level(monkeypatch):
         return original(latent, world_model, cost, policy, initial_plan, *args)
 
     monkeypatch.setattr(planner.low_level, "plan_to_subgoal", recorder)
-    monkeypatch.setattr(planner, "_plan_high_level", lambda latent, cost, level, previous: (
+    monkeypatch.setattr(planner, "_plan_high_level", lambda latent, cost, level, previous, waypoint: (
         planner._initial_mean(previous, latent.shape[0], K * HIGH_HORIZON, LOW, HIGH),
         torch.zeros(latent.shape[0], LEVEL_DIM),
         {},
@@ -199,7 +202,8 @@ def test_horizon_other_than_k_raises():
 @pytest.mark.parametrize(
     ("field", "value"),
     [("num_samples", 0), ("horizon", 0), ("iterations", 0), ("num_elites", 300), ("temperature", 0.0), ("temperature", 1e-300), ("subgoal_weight", -1.0),
-     ("low_level_goal_weight", -0.5), ("low_level_goal_weight", float("nan"))],
+     ("low_level_goal_weight", -0.5), ("low_level_goal_weight", float("nan")), ("landmarks", 1), ("landmark_neighbors", 0),
+     ("waypoint_hops", 0)],
 )
 def test_high_level_config_errors_name_key(field, value):
     config = PlannerConfig(name="hierarchical", high_level=dataclasses.replace(HighLevelPlannerConfig(), **{field: value}))
@@ -256,12 +260,12 @@ def point_mass_model() -> HJEPAWorldModel:
     return world_model
 
 
-def plan_to_goal(low_level_goal_weight: float = 1.0):
-    """Plan from the origin toward ``GOAL`` in the point-mass model with a ``goal_latent_distance`` term."""
+def plan_to_goal(low_level_goal_weight: float = 1.0, goal: torch.Tensor = GOAL, landmarks: LandmarkGraph | None = None):
+    """Plan from the origin toward ``goal`` in the point-mass model with a ``goal_latent_distance`` term."""
     torch.manual_seed(0)
     world_model = point_mass_model()
     goal_term = GoalLatentDistance(tiny_spec())
-    goal_term.set_goal([GOAL, GOAL])
+    goal_term.set_goal([goal, goal])
     cost = CostModule(world_model, ZeroCritic(), intrinsic={"goal_latent_distance": (1.0, goal_term)}, task_weight=1.0, discount=0.9)
     high_level = HighLevelPlannerConfig(
         num_samples=512, horizon=2, iterations=10, num_elites=32, temperature=0.01, subgoal_weight=1.0,
@@ -280,8 +284,9 @@ def plan_to_goal(low_level_goal_weight: float = 1.0):
         high_level=high_level,
     )
     planner = HierarchicalPlanner(config, tiny_spec())
+    planner.landmarks = landmarks
     policy = SquashedGaussianPolicy(PolicyConfig(hidden_dims=(8,)), tiny_spec(), latent_dim=2)
-    return planner.plan(torch.zeros(2, 2), world_model, cost, policy, deterministic=True)
+    return planner.plan(torch.zeros(goal.shape[0], 2), world_model, cost, policy, deterministic=True)
 
 
 def test_finds_goal_optimum():
@@ -334,6 +339,49 @@ def test_subgoal_cost_learned_and_goal_scaled():
     torch.testing.assert_close(scored.terms["subgoal"], expected_subgoal)
     torch.testing.assert_close(scored.terms["reach"], 0.5 * plain.terms["reach"])
     torch.testing.assert_close(scored.total, plain.total - 0.5 * plain.terms["reach"] + expected_subgoal)
+
+
+def test_landmarks_lead_subgoal_around_wall():
+    # The goal lies 2 m straight up, behind the wall of a U corridor (u_corridor). Without the
+    # graph the subgoal heads up. With it the subgoal heads along the bottom corridor toward
+    # the waypoint, and the high-level goal cost measures the distance to the waypoint.
+    goal = torch.tensor([[0.0, 2.0]])
+    graph = LandmarkGraph(u_corridor(), euclidean, num_neighbors=4)
+
+    direct = plan_to_goal(low_level_goal_weight=0.0, goal=goal)
+    around = plan_to_goal(low_level_goal_weight=0.0, goal=goal, landmarks=graph)
+
+    assert direct.subgoal[0, 1].item() > 0.5
+    assert abs(around.subgoal[0, 1].item()) < 0.05
+    assert around.subgoal[0, 0].item() > 0.2
+    assert around.cost_terms["high_level/path_length"].item() == pytest.approx(8.0, abs=0.2)
+    assert "high_level/path_length" not in direct.cost_terms
+
+
+def test_prepare_builds_landmarks_from_replay():
+    modules = build("actor.planner.high_level.landmarks=6", "actor.planner.high_level.landmark_neighbors=2")
+    planner = modules.actor.planner
+    replay = TrajectoryReplay(capacity=50, obs_dim=SPEC.obs_dim, action_dim=SPEC.action_dim, device=torch.device("cpu"))
+    for _ in range(20):
+        obs = 10 * torch.randn(1, SPEC.obs_dim)
+        replay.add(obs, torch.zeros(1, SPEC.action_dim), torch.zeros(1), obs, torch.zeros(1), torch.zeros(1))
+
+    planner.prepare(modules.world_model, modules.cost, replay)
+    result = planner.plan(spread_latents(modules, 2), modules.world_model, modules.cost, modules.actor.policy)
+
+    assert len(planner.landmarks) == 6
+    assert planner.landmarks.latents.shape == (6, LEVEL_DIM)
+    # The tiny config has no goal term, so the high level keeps planning without waypoints.
+    assert "high_level/path_length" not in result.cost_terms
+
+
+def test_prepare_without_landmarks_builds_nothing():
+    modules = build()
+    planner = modules.actor.planner
+
+    planner.prepare(modules.world_model, modules.cost, modules.replay)
+
+    assert planner.landmarks is None
 
 
 def plan_with_options(modules: Modules, **options):

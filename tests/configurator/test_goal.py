@@ -31,17 +31,18 @@ def build(*overrides: str, device: str = "cpu"):
     return build_modules(config, SPEC, torch.device(device))
 
 
+HIERARCHICAL_SETTINGS = (
+    "world_model.name=hjepa",
+    "world_model.levels=[{k=3, latent_dim=6, hidden_dims=[16], horizon=2}]",
+    "actor.planner.name=hierarchical",
+    "actor.planner.high_level.num_samples=16",
+    "actor.planner.high_level.num_elites=4",
+    "actor.planner.high_level.iterations=2",
+)
+
+
 def build_hierarchical(*overrides: str, device: str = "cpu"):
-    return build(
-        "world_model.name=hjepa",
-        "world_model.levels=[{k=3, latent_dim=6, hidden_dims=[16], horizon=2}]",
-        "actor.planner.name=hierarchical",
-        "actor.planner.high_level.num_samples=16",
-        "actor.planner.high_level.num_elites=4",
-        "actor.planner.high_level.iterations=2",
-        *overrides,
-        device=device,
-    )
+    return build(*HIERARCHICAL_SETTINGS, *overrides, device=device)
 
 
 def goal_term(modules) -> tuple[float, GoalLatentDistance]:
@@ -135,6 +136,24 @@ def test_planners_report_goal_cost(planner):
     assert torch.all(result.cost_terms["goal_latent_distance"] > 0)
     if planner == "hierarchical":
         assert torch.all(result.cost_terms["high_level/goal"] > 0)
+
+
+def test_without_goal_sets_goal_entries():
+    setter = GoalSetter(GoalConfig(goal_indices=(4, 5), position_indices=(0, 1), zero_indices=(2, 3)), SPEC)
+
+    goal_free = setter.without_goal(OBS, torch.tensor([9.0, -9.0]))
+
+    assert goal_free[:, 4:].tolist() == [[9.0, -9.0], [9.0, -9.0]]
+    torch.testing.assert_close(goal_free[:, :4], OBS[:, :4])
+    assert OBS[0, 4].item() == 1.5
+
+
+def test_without_goal_per_row_fill():
+    setter = GoalSetter(GoalConfig(goal_indices=(4, 5), position_indices=(0, 1), zero_indices=(2, 3)), SPEC)
+
+    goal_free = setter.without_goal(OBS, torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+
+    assert goal_free[:, 4:].tolist() == [[1.0, 2.0], [3.0, 4.0]]
 
 
 def test_goal_term_is_left_out_of_critic_targets():

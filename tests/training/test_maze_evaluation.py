@@ -255,6 +255,29 @@ def test_maze_eval_batch_one_in_order(maze_run, tmp_path):
     assert [tuple(episode["goal"]) for episode in episodes] == [pair.goal for pair in held_out_pairs("u", 3, HELD_OUT_SEED)]
 
 
+def test_maze_eval_records_landmark_graph(maze_run, tmp_path):
+    output = tmp_path / "record.json"
+    arguments = [
+        "maze-eval", str(maze_run), "--held-out", "2", "--planners", "hierarchical", "--output", str(output), "--num-threads", "1",
+        "--planner-set", "high_level.landmarks=40", "--planner-set", "high_level.landmark_neighbors=4",
+    ]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(arguments) == 0
+    record = json.loads(output.read_text())
+
+    graph = record["landmark_graph"]
+    assert graph["landmarks"] == 40
+    assert graph["neighbors"] == 4
+    assert -1.0 <= graph["path_length_rank_correlation"] <= 1.0
+    assert len(record["planners"]["hierarchical"]["episodes"]) == 2
+
+
+def test_maze_eval_without_landmarks_records_none(maze_eval_record):
+    record, _ = maze_eval_record
+
+    assert record["landmark_graph"] is None
+
+
 def test_path_recorder_episode_subgoals():
     recorder = PathRecorder()
     pair = held_out_pairs("u", 1, HELD_OUT_SEED)[0]
