@@ -21,6 +21,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ami.actor.base import PLANNERS
 from ami.config.loader import ConfigError, apply_override, load_config
+from ami.config.schema import RunConfig
 from ami.config.validate import MAX_SEED
 from ami.configurator.adaptive import AdaptiveConfigurator
 from ami.cost.module import CostModule
@@ -374,6 +375,9 @@ def command_eval(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHa
             config_overrides, adaptive_options = split_eval_overrides(args.overrides, args.mode)
             trainer, metadata = load_run(args, config_overrides)
             check_planner_overrides(config_overrides, trainer.config.actor.planner.name)
+            if plans_with_landmarks(trainer.config):
+                # The landmark graph is built from the stored observations.
+                load_replay(trainer, Path(args.run_dir) / CHECKPOINT_NAME)
             if measured:
                 fits, configurator = prepare_measured_eval(args, trainer, retasking, adaptive_options)
     except InputError:
@@ -541,6 +545,12 @@ def planner_settings(trainer: Trainer) -> dict[str, Any]:
     if high_level is not None:
         settings["high_level"] = dataclasses.asdict(high_level)
     return settings
+
+
+def plans_with_landmarks(config: RunConfig) -> bool:
+    """Return whether the run's planner builds a landmark graph from the replay buffer."""
+    planner = config.actor.planner
+    return planner.name == "hierarchical" and planner.high_level.landmarks > 0
 
 
 def load_replay(trainer: Trainer, checkpoint: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from ami.spec import TaskSpec
 from ami.world_model.base import WorldModel
 from ami.world_model.hjepa import HJEPAWorldModel
 from ami.world_model.level import WorldModelLevel
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -131,8 +134,9 @@ class HierarchicalPlanner(Planner):
     The returned plan ``(batch, k * high_level.horizon, action_dim)`` is the low level's
     refined first chunk followed by the high level's later chunks. Shifted by one step, it
     warm-starts both levels of the next call. Cost terms hold the low level's terms (with
-    ``subgoal``) and ``high_level/task``, ``high_level/goal`` and ``high_level/total``, and
-    ``high_level/path_length``, the graph's length of the path to the goal, with landmarks.
+    ``subgoal``) and ``high_level/task``, ``high_level/goal`` and ``high_level/total``. With
+    landmarks they also hold ``high_level/path_length``, the graph's length of the path to the
+    goal, and ``high_level/waypoint_is_goal``, 1 where the path was short enough to aim at the goal.
 
     NOTE: the high level has no critic beyond its horizon, because the critic scores level-0
     latents and actions. Its horizon should reach far enough to see what matters.
@@ -157,6 +161,7 @@ class HierarchicalPlanner(Planner):
         """Graph of the waypoints, built by ``prepare`` when ``high_level.landmarks`` is above 0."""
         self._query: LandmarkQuery | None = None
         """Observations of the next plan for the landmark graph, set by ``condition``."""
+        self._warned: set[str] = set()
 
     def prepare(self, world_model: WorldModel, cost: CostModule, replay, goal_setter: GoalSetter | None = None) -> None:
         """Rebuild the landmark graph from the replay with the current modules; without ``high_level.landmarks`` do nothing."""
@@ -167,9 +172,18 @@ class HierarchicalPlanner(Planner):
                 f"actor.planner.high_level.landmarks = {self.high.landmarks} needs a replay of state observations, "
                 f"got {type(replay).__name__}; set it to 0 for pixel observations"
             )
+        self.landmarks = None
+        if not find_goal_terms(cost) or goal_setter is None or not goal_setter.enabled:
+            self._warn_once(
+                "actor.planner.high_level.landmarks = %d has no effect: the run has no goal (configurator.goal and a goal cost "
+                "term), so there is no path to plan along; set it to 0", self.high.landmarks,
+            )
+            return
         if len(replay) < 2:
-            # Before the first steps there is nothing to build from, so the high level plans toward the goal.
-            self.landmarks = None
+            self._warn_once(
+                "the replay buffer stores %d observation(s), too few for a landmark graph, so the high level plans toward the "
+                "goal itself until it stores more", len(replay),
+            )
             return
         level_distance = goal_pair_distance(cost)
         self._first_level(world_model)
@@ -177,6 +191,12 @@ class HierarchicalPlanner(Planner):
             world_model, replay, lambda latent, goal: level_distance(latent, goal, 1),
             self.high.landmarks, self.high.landmark_neighbors, goal_setter,
         )
+
+    def _warn_once(self, message: str, *args) -> None:
+        """Log a warning the first time this planner meets ``message``; ``prepare`` runs every 1,000 updates."""
+        if message not in self._warned:
+            self._warned.add(message)
+            logger.warning(message, *args)
 
     def condition(self, obs: torch.Tensor, world_model: WorldModel, goal_setter: GoalSetter | None = None) -> None:
         """Encode the goal-free views of ``obs (batch, obs_dim)`` and of its goal observation, to query the landmark graph."""
@@ -200,10 +220,11 @@ class HierarchicalPlanner(Planner):
     ) -> PlanResult:
         level = self._first_level(world_model)
         with matmul_precision(self.low_level.precision, latent.device):
-            waypoint, path_length = self._waypoint(latent, world_model, cost, level)
+            waypoint, path_length, at_goal = self._waypoint(latent, world_model, cost, level)
             high_mean, subgoal, high_terms = self._plan_high_level(latent, cost, level, previous_plan, waypoint)
         if path_length is not None:
             high_terms["path_length"] = path_length.float()
+            high_terms["waypoint_is_goal"] = at_goal.float()
 
         k = level.span
         low = self.low_level.plan_to_subgoal(latent, world_model, cost, policy, high_mean[:k], subgoal, level, deterministic)
@@ -240,25 +261,29 @@ class HierarchicalPlanner(Planner):
 
     def _waypoint(
         self, latent: torch.Tensor, world_model: WorldModel, cost: CostModule, level: WorldModelLevel
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Return the waypoint ``(batch, D1)`` on the landmark graph and the path length ``(batch,)``; None without a graph or goal."""
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """Return the waypoint ``(batch, D1)`` on the landmark graph, the path length ``(batch,)`` and whether the goal is the waypoint ``(batch,)``.
+
+        All three are None without a graph or a goal.
+        """
         if self.landmarks is None:
-            return None, None
+            return None, None, None
         goals = [term.goal_latent(1) for _, term in find_goal_terms(cost) if term.goal_latent(1) is not None]
         if not goals:
-            return None, None
+            return None, None, None
         query, self._query = self._query, None  # a query serves the plan right after ``condition`` only
         if query is None or query.start.shape[0] != latent.shape[0]:
             # Without observations from ``condition``, the planning latents query the graph as they are.
-            waypoint, length = self.landmarks.waypoints(level.abstract(latent), goals[0], self.high.waypoint_hops)
-            return waypoint.to(latent.dtype), length
+            node, at_goal, length = self.landmarks.waypoint_nodes(level.abstract(latent), goals[0], self.high.waypoint_hops)
+            waypoint = torch.where(at_goal[:, None], goals[0], self.landmarks.latents[node].to(goals[0].dtype))
+            return waypoint.to(latent.dtype), length, at_goal
 
         node, at_goal, length = self.landmarks.waypoint_nodes(query.start, query.goal, self.high.waypoint_hops)
         # The waypoint's observation gets the episode's own goal back, so that its latent lies in
         # the space that the high level plans in.
         waypoint_obs = query.goal_setter.without_goal(self.landmarks.observations[node], query.goal_entries)
         waypoint = level.abstract(world_model.encode(waypoint_obs))
-        return torch.where(at_goal[:, None], goals[0], waypoint.to(goals[0].dtype)).to(latent.dtype), length
+        return torch.where(at_goal[:, None], goals[0], waypoint.to(goals[0].dtype)).to(latent.dtype), length, at_goal
 
     def _plan_high_level(
         self,

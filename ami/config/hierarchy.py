@@ -45,6 +45,12 @@ def validate_hierarchy(config: RunConfig) -> None:
                 f"invalid value {planner.horizon!r} for 'actor.planner.horizon'; the hierarchical planner's low level plans "
                 f"the env steps of one level-1 step, so it must equal world_model.levels[0].k = {k}"
             )
+    landmarks = planner.high_level.landmarks
+    if landmarks > 0 and config.env.pixels:
+        raise ConfigError(
+            f"'actor.planner.high_level.landmarks' = {landmarks} needs stored state observations to build its graph, "
+            "but env.pixels = true stores frames; set actor.planner.high_level.landmarks = 0"
+        )
 
 
 def validate_goal(config: RunConfig) -> None:

@@ -358,21 +358,26 @@ def test_landmarks_lead_subgoal_around_wall():
     assert "high_level/path_length" not in direct.cost_terms
 
 
-def test_prepare_builds_landmarks_from_replay():
-    modules = build("actor.planner.high_level.landmarks=6", "actor.planner.high_level.landmark_neighbors=2")
-    planner = modules.actor.planner
+def filled_replay(steps: int = 20) -> TrajectoryReplay:
     replay = TrajectoryReplay(capacity=50, obs_dim=SPEC.obs_dim, action_dim=SPEC.action_dim, device=torch.device("cpu"))
-    for _ in range(20):
+    for _ in range(steps):
         obs = 10 * torch.randn(1, SPEC.obs_dim)
         replay.add(obs, torch.zeros(1, SPEC.action_dim), torch.zeros(1), obs, torch.zeros(1), torch.zeros(1))
+    return replay
 
-    planner.prepare(modules.world_model, modules.cost, replay)
-    result = planner.plan(spread_latents(modules, 2), modules.world_model, modules.cost, modules.actor.policy)
 
-    assert len(planner.landmarks) == 6
-    assert planner.landmarks.latents.shape == (6, LEVEL_DIM)
-    # The tiny config has no goal term, so the high level keeps planning without waypoints.
-    assert "high_level/path_length" not in result.cost_terms
+def test_prepare_without_goal_warns(caplog):
+    # The tiny config has no goal, so a graph would never be used: none is built, and one warning says why.
+    modules = build("actor.planner.high_level.landmarks=6", "actor.planner.high_level.landmark_neighbors=2")
+    planner = modules.actor.planner
+
+    with caplog.at_level(logging.WARNING, logger="ami.actor.hierarchical"):
+        planner.prepare(modules.world_model, modules.cost, filled_replay(), modules.configurator.goal_setter)
+        planner.prepare(modules.world_model, modules.cost, filled_replay(), modules.configurator.goal_setter)
+
+    assert planner.landmarks is None
+    assert len(caplog.records) == 1
+    assert "has no effect: the run has no goal" in caplog.records[0].getMessage()
 
 
 def test_prepare_without_landmarks_builds_nothing():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 
 import numpy as np
 import torch
@@ -105,7 +106,7 @@ def test_waypoint_gets_episode_goal_back():
         query = planner._query
         node, at_goal, _ = planner.landmarks.waypoint_nodes(query.start, query.goal, planner.high.waypoint_hops)
         planner.condition(obs, world_model, goal_setter)
-        waypoint, _ = planner._waypoint(world_model.encode(obs), world_model, modules.cost, level)
+        waypoint, _, _ = planner._waypoint(world_model.encode(obs), world_model, modules.cost, level)
         landmark_obs = planner.landmarks.observations[node].clone()
         landmark_obs[:, 4:6] = obs[:, 4:6]
         expected = level.abstract(world_model.encode(landmark_obs))
@@ -114,3 +115,24 @@ def test_waypoint_gets_episode_goal_back():
     assert not at_goal.item()
     torch.testing.assert_close(waypoint, expected)
     assert planner._query is None
+
+
+def test_empty_replay_warns_and_plans(caplog):
+    agent = agent_with_replay(steps=0)
+
+    with caplog.at_level(logging.WARNING, logger="ami.actor.hierarchical"):
+        action = agent.act(OBS[0].numpy(), mode="deliberative")
+
+    assert agent.modules.actor.planner.landmarks is None
+    assert action.shape == (SPEC.action_dim,)
+    assert "too few for a landmark graph" in caplog.text
+
+
+def test_waypoint_is_goal_reported():
+    agent = agent_with_replay()
+
+    agent.act(OBS[0].numpy(), mode="deliberative")
+
+    share = agent.last_cost_terms["high_level/waypoint_is_goal"]
+    assert share.shape == (1,)
+    assert share.item() in (0.0, 1.0)

@@ -25,6 +25,10 @@ HIERARCHICAL = ("world_model.name=hjepa", "actor.planner.name=hierarchical")
         (("actor.planner.name=hierarchical",), "needs a hierarchical world model, but world_model.name = 'jepa'"),
         ((*HIERARCHICAL, "actor.planner.horizon=5"), r"'actor.planner.horizon'; .* must equal world_model.levels\[0\].k = 3"),
         ((*HIERARCHICAL, "world_model.levels=[{k=4}]"), r"must equal world_model.levels\[0\].k = 4"),
+        (
+            (*HIERARCHICAL, "actor.planner.horizon=3", "actor.planner.high_level.landmarks=20", "env.pixels=true"),
+            r"'actor.planner.high_level.landmarks' = 20 needs stored state observations .* set actor.planner.high_level.landmarks = 0",
+        ),
     ],
 )
 def test_invalid_hierarchy_raises(overrides, message):

@@ -7,6 +7,7 @@ evaluation resets with the held-out pairs and logs the planned-path picture.
 from __future__ import annotations
 
 import contextlib
+import logging
 import io
 import json
 import math
@@ -270,6 +271,22 @@ def test_maze_eval_records_landmark_graph(maze_run, tmp_path):
     assert graph["neighbors"] == 4
     assert -1.0 <= graph["path_length_rank_correlation"] <= 1.0
     assert len(record["planners"]["hierarchical"]["episodes"]) == 2
+
+
+def test_eval_of_landmark_run_builds_graph(tmp_path_factory, caplog):
+    runs_dir = tmp_path_factory.mktemp("landmark_runs")
+    arguments = ["run", str(HIERARCHICAL_CONFIG), "--quiet", "--set", f"runs_dir={runs_dir}"]
+    for override in [*DEBUG_OVERRIDES, "actor.planner.high_level.landmarks=20", "train.eval_every=1000"]:
+        arguments += ["--set", override]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(arguments) == 0
+    (run_dir,) = sorted((runs_dir / "ami_PointMazeU-v0").iterdir())
+
+    with caplog.at_level(logging.INFO, logger="ami.actor.landmarks"), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["eval", str(run_dir), "--mode", "deliberative", "--episodes", "1", "--set", "num_threads=1"]) == 0
+
+    # ``ami eval`` loads the replay, so the graph has stored observations to spread its landmarks over.
+    assert "landmark graph: 20 landmarks from 300 stored observations" in caplog.text
 
 
 def test_maze_eval_without_landmarks_records_none(maze_eval_record):
