@@ -7,7 +7,8 @@ import math
 from ami.config.loader import ConfigError
 from ami.config.schema import CostConfig, GoalConfig, LevelConfig, RunConfig
 
-GOAL_TERM = "goal_latent_distance"
+GOAL_TERMS = ("goal_latent_distance", "goal_temporal_distance")
+"""Registered names of the built-in goal terms, whose goal the configurator sets."""
 """Registered name of the cost term that reads the goal set from ``configurator.goal``."""
 
 
@@ -87,7 +88,7 @@ def validate_goal_terms(cost: CostConfig, goal: GoalConfig, fix: str) -> None:
     safety_keys = [key for key in keys if key.startswith("cost.safety.")]
     if safety_keys:
         raise ConfigError(
-            f"{safety_keys[0]} uses the {GOAL_TERM} term, which cannot be a safety limit: the configurator sets "
+            f"{safety_keys[0]} uses a goal term ({', '.join(GOAL_TERMS)}), which cannot be a safety limit: the configurator sets "
             "goals only for cost.intrinsic and cost.terms, so it would cost nothing. Move it to one of those"
         )
     if keys and not goal.goal_indices:
@@ -96,11 +97,11 @@ def validate_goal_terms(cost: CostConfig, goal: GoalConfig, fix: str) -> None:
 
 def goal_term_keys(cost: CostConfig) -> list[str]:
     """Return the dotted keys of the goal terms in ``cost.intrinsic``, ``cost.terms`` and ``cost.safety``."""
-    keys = [f"cost.intrinsic.{name}" for name in cost.intrinsic if name == GOAL_TERM]
+    keys = [f"cost.intrinsic.{name}" for name in cost.intrinsic if name in GOAL_TERMS]
     for section in ("terms", "safety"):
         for name, table in getattr(cost, section).items():
             # A table without ``term`` uses the registered term of its own name.
-            if table.get("term", name) == GOAL_TERM:
+            if table.get("term", name) in GOAL_TERMS:
                 keys.append(f"cost.{section}.{name}")
     return keys
 

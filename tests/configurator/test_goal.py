@@ -194,7 +194,13 @@ def test_goal_index_outside_observation_raises():
         (
             ('cost.safety.reach={term="goal_latent_distance",weight=1.0}', "configurator.goal.goal_indices=[4, 5]",
              "configurator.goal.position_indices=[0, 1]"),
-            "cost.safety.reach uses the goal_latent_distance term, which cannot be a safety limit",
+            r"cost.safety.reach uses a goal term \(goal_latent_distance, goal_temporal_distance\), which cannot be a safety limit",
+        ),
+        (('cost.terms.reach={term="goal_temporal_distance"}',), "cost.terms.reach needs the goal's place in the observation"),
+        (
+            ('cost.safety.reach={term="goal_temporal_distance",weight=1.0}', "configurator.goal.goal_indices=[4, 5]",
+             "configurator.goal.position_indices=[0, 1]"),
+            "cost.safety.reach uses a goal term",
         ),
     ],
 )
