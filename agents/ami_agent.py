@@ -93,15 +93,15 @@ class AMIAgent(Agent):
         self.last_planned_actions = output.planned_action
         return actions
 
-    def prepare_planner(self, force: bool = False) -> None:
+    def prepare_planner(self) -> None:
         """Let the planner rebuild what it derives from the modules and the replay, if it never did or the modules changed enough."""
         modules = self.modules
-        stale = (
-            self._prepared_at is None
-            or modules.actor.planner is not self._prepared_planner
-            or self.num_updates - self._prepared_at >= PREPARE_EVERY_UPDATES
+        fresh = (
+            self._prepared_at is not None
+            and modules.actor.planner is self._prepared_planner
+            and self.num_updates - self._prepared_at < PREPARE_EVERY_UPDATES
         )
-        if not (force or stale):
+        if fresh:
             return
         modules.actor.planner.prepare(modules.world_model, modules.cost, modules.replay, modules.configurator.goal_setter)
         self._prepared_at = self.num_updates

@@ -271,19 +271,20 @@ class HierarchicalPlanner(Planner):
         goals = [term.goal_latent(1) for _, term in find_goal_terms(cost) if term.goal_latent(1) is not None]
         if not goals:
             return None, None, None
+        graph, hops = self.landmarks, self.high.waypoint_hops
         query, self._query = self._query, None  # a query serves the plan right after ``condition`` only
         if query is None or query.start.shape[0] != latent.shape[0]:
             # Without observations from ``condition``, the planning latents query the graph as they are.
-            node, at_goal, length = self.landmarks.waypoint_nodes(level.abstract(latent), goals[0], self.high.waypoint_hops)
-            waypoint = torch.where(at_goal[:, None], goals[0], self.landmarks.latents[node].to(goals[0].dtype))
-            return waypoint.to(latent.dtype), length, at_goal
+            node, at_goal, length = graph.waypoint_nodes(level.abstract(latent), goals[0], hops)
+            landmark = graph.latents[node]
+        else:
+            node, at_goal, length = graph.waypoint_nodes(query.start, query.goal, hops)
+            # The waypoint's observation gets the episode's own goal back, so that its latent lies
+            # in the space that the high level plans in.
+            landmark = level.abstract(world_model.encode(query.goal_setter.without_goal(graph.observations[node], query.goal_entries)))
 
-        node, at_goal, length = self.landmarks.waypoint_nodes(query.start, query.goal, self.high.waypoint_hops)
-        # The waypoint's observation gets the episode's own goal back, so that its latent lies in
-        # the space that the high level plans in.
-        waypoint_obs = query.goal_setter.without_goal(self.landmarks.observations[node], query.goal_entries)
-        waypoint = level.abstract(world_model.encode(waypoint_obs))
-        return torch.where(at_goal[:, None], goals[0], waypoint.to(goals[0].dtype)).to(latent.dtype), length, at_goal
+        waypoint = torch.where(at_goal[:, None], goals[0], landmark.to(goals[0].dtype))
+        return waypoint.to(latent.dtype), length, at_goal
 
     def _plan_high_level(
         self,

@@ -259,7 +259,7 @@ def landmarks_from_replay(
     fill = obs[:, goal_setter.goal_indices].mean(dim=0) if goal_setter is not None and goal_setter.enabled else None
     if fill is not None:
         obs = goal_setter.without_goal(obs, fill)
-    latents = goal_free_latents(world_model, None, obs, None)  # (pool, D1)
+    latents = world_model.level(1).abstract(world_model.encode(obs))  # (pool, D1), goal-free
     chosen = farthest_point_sample(latents, count, generator)
     graph = LandmarkGraph(latents[chosen], distance, num_neighbors, obs[chosen], fill)
     logger.info(

@@ -367,7 +367,7 @@ def filled_replay(steps: int = 20) -> TrajectoryReplay:
 
 
 def test_prepare_without_goal_warns(caplog):
-    # The tiny config has no goal, so a graph would never be used: none is built, and one warning says why.
+    # The tiny config has no goal, so a graph would never be used. None is built, and one warning gives the reason.
     modules = build("actor.planner.high_level.landmarks=6", "actor.planner.high_level.landmark_neighbors=2")
     planner = modules.actor.planner
 

@@ -45,9 +45,9 @@ def loss_metrics(trainer) -> dict[str, dict[str, float]]:
     agent = trainer.agent
     replay, world_model = agent.modules.replay, agent.modules.world_model
     batch = replay.sample(512, world_model.required_sequence_length)
-    kept = ("effective_rank", "embedding_std", "latent_loss", "variance", "covariance")
+    reported_metrics = ("effective_rank", "embedding_std", "latent_loss", "variance", "covariance")
     world_metrics = {
-        tag: float(value) for tag, value in world_model.loss(batch).metrics.items() if any(name in tag for name in kept) and "step_" not in tag
+        tag: float(value) for tag, value in world_model.loss(batch).metrics.items() if any(name in tag for name in reported_metrics) and "step_" not in tag
     }
 
     (term,) = agent.learner.goal_distance_terms
