@@ -64,13 +64,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="episodes planned together, one env each, with one planner call per step (default: every pair at once)",
     )
     parser.add_argument("--output", type=output_path, default=None, help="JSON file to write (default: RUN_DIR/maze_eval.json)")
+    parser.add_argument(
+        "--pair-seed", type=non_negative_int, default=HELD_OUT_SEED, metavar="SEED",
+        help=f"seed of the start/goal pairs (default {HELD_OUT_SEED}, the held-out pairs); tune planner settings on another seed "
+        "and report the default one",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=None, help="seed of the first episode (default: the run's evaluation seed)")
     parser.add_argument("--device", default=None, help="override the run's device, e.g. cpu")
     parser.add_argument("--num-threads", type=positive_int, default=None, help="override the run's num_threads (CPU threads of PyTorch)")
 
 
 def apply_planner_overrides(config: PlannerConfig, overrides: list[str]) -> PlannerConfig:
-    """Return ``config`` with ``KEY=VALUE`` overrides of its numeric fields and of ``high_level.<field>``.
+    """Return ``config`` with ``KEY=VALUE`` overrides of its numeric and text fields and of ``high_level.<field>``.
+
+    The planner's ``name`` stays, because each evaluated planner sets its own; the planners
+    check the text values when they are built.
 
     Planning fields change no module's parameters, so a checkpoint still loads after them.
     """
@@ -83,9 +91,9 @@ def apply_planner_overrides(config: PlannerConfig, overrides: list[str]) -> Plan
             raise ValueError(f"invalid --planner-set key {key!r}; use a field of actor.planner or high_level.<field>")
         section = config.high_level if section_name else config
         fields = {field.name: getattr(section, field.name) for field in dataclasses.fields(section)}
-        numeric = sorted(name for name, value in fields.items() if type(value) in (int, float))
-        if field_name not in numeric:
-            raise ValueError(f"invalid --planner-set key {key!r}; valid fields are {numeric} and high_level.<field>")
+        settable = sorted(name for name, value in fields.items() if type(value) in (int, float, str) and name != "name")
+        if field_name not in settable:
+            raise ValueError(f"invalid --planner-set key {key!r}; valid fields are {settable} and high_level.<field>")
         value_type = type(fields[field_name])
         try:
             value = value_type(text)
@@ -127,7 +135,7 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
             f"the hierarchical planner needs a run trained with world_model.name = \"hjepa\", but this run has "
             f"{config.world_model.name!r}; pass --planners flat"
         )
-    pairs = held_out_pairs(layout, args.held_out, HELD_OUT_SEED)
+    pairs = held_out_pairs(layout, args.held_out, args.pair_seed)
     seed = args.seed if args.seed is not None else config.seed + EVAL_SEED_OFFSET
 
     planner_configs = {
@@ -179,7 +187,7 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         "step": metadata["step"],
         "num_pairs": len(pairs),
         "batch": batch,
-        "pair_seed": HELD_OUT_SEED,
+        "pair_seed": args.pair_seed,
         "episode_seed": seed,
         "transitions_per_action": budgets,
         "planner_overrides": list(args.planner_overrides),

@@ -4,7 +4,8 @@ One latent transition is one predictor call for one candidate at one step, at an
 flat planner makes ``num_samples * iterations * horizon`` of them per action. The
 hierarchical planner makes ``high_level.num_samples * high_level.iterations *
 high_level.horizon`` level-1 transitions plus ``num_samples * iterations * k`` level-0
-transitions, where its low-level horizon is ``k``. The count ignores the cost of a transition,
+transitions, where its low-level horizon is ``k`` (the level-0 transitions alone when its
+subgoal is a landmark graph's waypoint). The count ignores the cost of a transition,
 so a level-1 step (chunk encoder and level-1 predictor) counts as much as a level-0 step.
 """
 
@@ -19,8 +20,14 @@ def flat_transitions_per_action(config: PlannerConfig) -> int:
 
 
 def hierarchical_transitions_per_action(config: PlannerConfig) -> int:
-    """Return the level-1 plus level-0 latent transitions of one call of the ``hierarchical`` planner."""
+    """Return the level-1 plus level-0 latent transitions of one call of the ``hierarchical`` planner.
+
+    With ``high_level.subgoal = "waypoint"`` the high level is a search of the landmark graph
+    and rolls out no latents, so only the low level's transitions count.
+    """
     high = config.high_level
+    if high.subgoal == "waypoint":
+        return flat_transitions_per_action(config)
     return high.num_samples * high.iterations * high.horizon + flat_transitions_per_action(config)
 
 

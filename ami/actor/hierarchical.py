@@ -11,7 +11,7 @@ import torch
 
 from ami.actor.acceleration import matmul_precision
 from ami.actor.base import PLANNERS, Planner, PlanResult, Policy
-from ami.actor.landmarks import LandmarkGraph, goal_free_latents, landmarks_from_replay
+from ami.actor.landmarks import LandmarkGraph, landmarks_from_replay, place_latents
 from ami.actor.memory import BYTES_PER_FLOAT, PlanMemory, rollout_floats_per_row
 from ami.actor.mppi import MPPIPlanner
 from ami.actor.mppi_update import MIN_TEMPERATURE, mppi_refit
@@ -27,15 +27,18 @@ from ami.world_model.level import WorldModelLevel
 
 logger = logging.getLogger(__name__)
 
+SUBGOALS = ("plan", "waypoint")
+"""Values of ``actor.planner.high_level.subgoal``."""
+
 
 @dataclass(frozen=True)
 class LandmarkQuery:
     """Inputs of one landmark-graph lookup, computed from the observations of the plan's batch."""
 
     start: torch.Tensor
-    """``(batch, D1)``: goal-free level-1 latents of the observations."""
+    """``(batch, D1)``: level-1 latents of the places of the observations."""
     goal: torch.Tensor
-    """``(batch, D1)``: goal-free level-1 latents of their goal observations."""
+    """``(batch, D1)``: level-1 latents of the places of their goal observations."""
     goal_entries: torch.Tensor
     """``(batch, len(goal_indices))``: the goal entries of the observations, given back to the waypoints' observations."""
     goal_setter: GoalSetter
@@ -67,15 +70,20 @@ class SubgoalMPPI(MPPIPlanner):
         world_model: WorldModel,
         cost: CostModule,
         policy: Policy,
-        initial_plan: torch.Tensor,
+        initial_plan: torch.Tensor | None,
         subgoal: torch.Tensor,
         level: WorldModelLevel,
         deterministic: bool,
+        previous_plan: torch.Tensor | None = None,
     ) -> PlanResult:
-        """Plan from ``latent (batch, D0)``, starting at ``initial_plan (horizon, batch, A)``, toward ``subgoal (batch, D1)``."""
+        """Plan from ``latent (batch, D0)`` toward ``subgoal (batch, D1)``.
+
+        The search starts at ``initial_plan (horizon, batch, A)``, or without one at the shifted
+        ``previous_plan (batch, horizon, A)``, as the flat planner's does.
+        """
         self._initial_plan, self._subgoal, self._level = initial_plan, subgoal, level
         try:
-            return self.plan(latent, world_model, cost, policy, None, deterministic)
+            return self.plan(latent, world_model, cost, policy, previous_plan, deterministic)
         finally:
             self._initial_plan, self._subgoal, self._level = None, None, None
 
@@ -130,6 +138,11 @@ class HierarchicalPlanner(Planner):
     latents of stored observations. The high level's goal cost then measures the distance to a
     waypoint ``high_level.waypoint_hops`` hops along the shortest graph path to the goal, not
     the distance to the goal. Its weight is the sum of the goal terms' weights.
+
+    With ``high_level.subgoal = "waypoint"`` the graph search is the whole high level: the
+    waypoint itself is the low level's subgoal, no level-1 rollouts run, and the low level
+    starts from its own shifted previous plan. The returned plan is then ``(batch, k,
+    action_dim)``. Until the graph exists, the level-1 goal is the subgoal.
 
     The returned plan ``(batch, k * high_level.horizon, action_dim)`` is the low level's
     refined first chunk followed by the high level's later chunks. Shifted by one step, it
@@ -199,13 +212,13 @@ class HierarchicalPlanner(Planner):
             logger.warning(message, *args)
 
     def condition(self, obs: torch.Tensor, world_model: WorldModel, goal_setter: GoalSetter | None = None) -> None:
-        """Encode the goal-free views of ``obs (batch, obs_dim)`` and of its goal observation, to query the landmark graph."""
+        """Encode the places of ``obs (batch, obs_dim)`` and of its goal observation, to query the landmark graph."""
         self._query = None
         graph = self.landmarks
         if graph is None or graph.observations is None or goal_setter is None or not goal_setter.enabled:
             return
-        start = goal_free_latents(world_model, goal_setter, obs, graph.goal_fill)
-        goal = goal_free_latents(world_model, goal_setter, goal_setter.goal_observation(obs), graph.goal_fill)
+        start = place_latents(world_model, goal_setter, obs, graph.goal_fill)
+        goal = place_latents(world_model, goal_setter, goal_setter.goal_observation(obs), graph.goal_fill)
         self._query = LandmarkQuery(start, goal, obs[:, goal_setter.goal_indices], goal_setter)
 
     @torch.no_grad()
@@ -221,19 +234,28 @@ class HierarchicalPlanner(Planner):
         level = self._first_level(world_model)
         with matmul_precision(self.low_level.precision, latent.device):
             waypoint, path_length, at_goal = self._waypoint(latent, world_model, cost, level)
-            high_mean, subgoal, high_terms = self._plan_high_level(latent, cost, level, previous_plan, waypoint)
+            if self.high.subgoal == "plan":
+                high_mean, subgoal, high_terms = self._plan_high_level(latent, cost, level, previous_plan, waypoint)
+            else:
+                high_mean, subgoal, high_terms = None, self._waypoint_or_goal(waypoint, cost, latent), {}
         if path_length is not None:
             high_terms["path_length"] = path_length.float()
             high_terms["waypoint_is_goal"] = at_goal.float()
 
         k = level.span
-        low = self.low_level.plan_to_subgoal(latent, world_model, cost, policy, high_mean[:k], subgoal, level, deterministic)
-        plan = torch.cat([low.plan, high_mean[k:].transpose(0, 1)], dim=1)  # (batch, k * H_high, A)
+        if high_mean is None:
+            low = self.low_level.plan_to_subgoal(latent, world_model, cost, policy, None, subgoal, level, deterministic, previous_plan)
+            plan = low.plan  # (batch, k, A)
+        else:
+            low = self.low_level.plan_to_subgoal(latent, world_model, cost, policy, high_mean[:k], subgoal, level, deterministic)
+            plan = torch.cat([low.plan, high_mean[k:].transpose(0, 1)], dim=1)  # (batch, k * H_high, A)
         cost_terms = {**low.cost_terms, **{f"high_level/{name}": value for name, value in high_terms.items()}}
         return PlanResult(action=low.action, plan=plan.contiguous(), cost_terms=cost_terms, subgoal=subgoal)
 
     def memory_estimate(self, batch: int, latent_dim: int, activation_width: int) -> PlanMemory:
-        """Return the larger of the two levels' estimates, because the levels plan one after the other."""
+        """Return the larger of the two levels' estimates, because the levels plan one after the other; the low level's alone for waypoint subgoals."""
+        if self.high.subgoal == "waypoint":
+            return self.low_level.memory_estimate(batch, latent_dim, activation_width)
         high = self.high
         steps = self.config.horizon * high.horizon  # env actions per high-level candidate
         action_dim = self.low_level.action_low.shape[0]
@@ -279,12 +301,24 @@ class HierarchicalPlanner(Planner):
             landmark = graph.latents[node]
         else:
             node, at_goal, length = graph.waypoint_nodes(query.start, query.goal, hops)
-            # The waypoint's observation gets the episode's own goal back, so that its latent lies
-            # in the space that the high level plans in.
-            landmark = level.abstract(world_model.encode(query.goal_setter.without_goal(graph.observations[node], query.goal_entries)))
+            # The waypoint's place gets the episode's own goal back, so that its latent lies in the
+            # space that both levels plan in, as the goal's latent does.
+            landmark = level.abstract(world_model.encode(query.goal_setter.place(graph.observations[node], query.goal_entries)))
 
         waypoint = torch.where(at_goal[:, None], goals[0], landmark.to(goals[0].dtype))
         return waypoint.to(latent.dtype), length, at_goal
+
+    def _waypoint_or_goal(self, waypoint: torch.Tensor | None, cost: CostModule, latent: torch.Tensor) -> torch.Tensor:
+        """Return the subgoal ``(batch, D1)`` of ``high_level.subgoal = "waypoint"``: the waypoint, or the level-1 goal before the graph exists."""
+        if waypoint is not None:
+            return waypoint
+        goals = [term.goal_latent(1) for _, term in find_goal_terms(cost) if term.goal_latent(1) is not None]
+        if not goals:
+            raise ValueError(
+                'actor.planner.high_level.subgoal = "waypoint" steers the low level to a waypoint toward the goal, but the cost '
+                "has no goal set; add a goal term (cost.terms.goal with term = \"goal_temporal_distance\") and configurator.goal"
+            )
+        return goals[0].to(latent.dtype).expand(latent.shape[0], -1)
 
     def _plan_high_level(
         self,
@@ -431,6 +465,11 @@ def validate_high_level_config(config: HighLevelPlannerConfig) -> None:
         (config.landmarks == 0 or config.landmarks >= 2, f"{key}.landmarks must be 0 (no graph) or at least 2, got {config.landmarks}"),
         (config.landmark_neighbors >= 1, f"{key}.landmark_neighbors must be positive, got {config.landmark_neighbors}"),
         (config.waypoint_hops >= 1, f"{key}.waypoint_hops must be positive, got {config.waypoint_hops}"),
+        (config.subgoal in SUBGOALS, f"{key}.subgoal must be one of {', '.join(map(repr, SUBGOALS))}, got {config.subgoal!r}"),
+        (
+            config.subgoal != "waypoint" or config.landmarks > 0,
+            f'{key}.subgoal = "waypoint" needs a landmark graph; set {key}.landmarks to at least 2 (e.g. 2000)',
+        ),
     ]
     for ok, message in checks:
         if not ok:

@@ -40,9 +40,10 @@ class LandmarkGraph:
     (infinite when none exists) and ``next_hop[i, j]`` the landmark that follows ``i`` on it.
     A start and a goal attach to the ``num_neighbors`` landmarks nearest to them in Euclidean
     latent distance, with ``distance`` as the cost of the attaching edge. In a goal-conditioned
-    task the landmarks, starts and goals are encoded from goal-free observations
-    (``goal_free_latents``), because the goal in an observation moves its latent as much as the
-    ball does.
+    task the landmarks, starts and goals are encoded from places (``place_latents``): the goal
+    entries set to one fill and the velocities to 0. The goal in an observation moves its latent
+    as much as the ball does, and with velocities the landmarks spread over speeds as well as
+    positions, so that fewer of them cover each corridor.
 
     NOTE: one edge through a wall is enough to send every path that can use it through the
     wall. ``ami maze-eval`` records the rank correlation of the path lengths with the maze's
@@ -65,9 +66,9 @@ class LandmarkGraph:
         self.distance = distance
         self.num_neighbors = min(num_neighbors, latents.shape[0] - 1)
         self.observations = observations
-        """Goal-free observations ``(N, obs_dim)`` of the landmarks, or None for a graph built from latents alone."""
+        """Places ``(N, obs_dim)`` of the landmarks, or None for a graph built from latents alone."""
         self.goal_fill = goal_fill
-        """Goal entries ``(len(goal_indices),)`` of the goal-free observations of the landmarks and queries; None without a goal."""
+        """Goal entries ``(len(goal_indices),)`` of the places of the landmarks and queries; None without a goal."""
 
         pairwise = pairwise_distances(latents, distance)  # (N, N)
         self.edge_weights = mutual_neighbor_edges(pairwise, self.num_neighbors)
@@ -220,15 +221,15 @@ def farthest_point_sample(points: torch.Tensor, count: int, generator: torch.Gen
 
 
 @torch.no_grad()
-def goal_free_latents(
+def place_latents(
     world_model: HJEPAWorldModel, goal_setter: GoalSetter | None, obs: torch.Tensor, fill: torch.Tensor | None
 ) -> torch.Tensor:
-    """Encode ``obs (B, obs_dim)`` with its goal entries set to ``fill`` and abstract it to level 1: ``(B, D1)``.
+    """Encode the places of ``obs (B, obs_dim)`` (``GoalSetter.place`` with ``fill``) and abstract them to level 1: ``(B, D1)``.
 
     Without a goal (``fill`` None or a goal setter without goal entries) the observation is encoded as it is.
     """
     if goal_setter is not None and goal_setter.enabled and fill is not None:
-        obs = goal_setter.without_goal(obs, fill)
+        obs = goal_setter.place(obs, fill)
     return world_model.level(1).abstract(world_model.encode(obs))
 
 
@@ -247,7 +248,8 @@ def landmarks_from_replay(
 
     Up to ``pool`` stored observations are encoded with the online encoder and abstracted to
     level 1, and the landmarks are spread over them. With a ``goal_setter`` that has goal
-    entries, every observation's goal entries are first set to their mean over the pool.
+    entries, every observation is first replaced by its place: its goal entries set to their
+    mean over the pool and its ``zero_indices`` (the velocities) set to 0.
     """
     start = time.perf_counter()
     rows = replay.stored_rows()
@@ -258,8 +260,8 @@ def landmarks_from_replay(
     obs = replay.obs[drawn]
     fill = obs[:, goal_setter.goal_indices].mean(dim=0) if goal_setter is not None and goal_setter.enabled else None
     if fill is not None:
-        obs = goal_setter.without_goal(obs, fill)
-    latents = world_model.level(1).abstract(world_model.encode(obs))  # (pool, D1), goal-free
+        obs = goal_setter.place(obs, fill)
+    latents = world_model.level(1).abstract(world_model.encode(obs))  # (pool, D1), places
     chosen = farthest_point_sample(latents, count, generator)
     graph = LandmarkGraph(latents[chosen], distance, num_neighbors, obs[chosen], fill)
     logger.info(

@@ -46,6 +46,12 @@ def validate_hierarchy(config: RunConfig) -> None:
                 f"invalid value {planner.horizon!r} for 'actor.planner.horizon'; the hierarchical planner's low level plans "
                 f"the env steps of one level-1 step, so it must equal world_model.levels[0].k = {k}"
             )
+    if planner.high_level.subgoal == "waypoint" and not goal_term_keys(config.cost):
+        raise ConfigError(
+            "actor.planner.high_level.subgoal = \"waypoint\" steers toward waypoints on the way to a goal, but the cost has no "
+            "goal term; add one (e.g. cost.terms.goal with term = \"goal_temporal_distance\") and configurator.goal, "
+            "or set actor.planner.high_level.subgoal = \"plan\""
+        )
     landmarks = planner.high_level.landmarks
     if landmarks > 0 and config.env.pixels:
         raise ConfigError(

@@ -54,6 +54,16 @@ class GoalSetter:
         goal_free[..., self.goal_indices] = fill.to(obs.dtype)
         return goal_free
 
+    def place(self, obs: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+        """Return the place of ``obs (..., obs_dim)``: its goal entries set to ``fill`` and ``zero_indices`` set to 0.
+
+        A place keeps what a goal observation keeps: the position. Nodes of a planning graph
+        then differ by where the ball is, not by its speed or its goal.
+        """
+        place = self.without_goal(obs, fill)
+        place[..., self.zero_indices] = 0.0
+        return place
+
     def goal_observation(self, obs: torch.Tensor) -> torch.Tensor:
         """Goal observation ``(batch, obs_dim)`` of observations ``(batch, obs_dim)``."""
         goal_obs = obs.clone()

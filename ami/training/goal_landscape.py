@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ami.actor.landmarks import LandmarkGraph, goal_free_latents
+from ami.actor.landmarks import LandmarkGraph, place_latents
 from ami.configurator.goal import GoalSetter, latents_by_level
 from ami.cost.goal import goal_pair_distance
 from ami.world_model.base import WorldModel
@@ -121,15 +121,15 @@ def mean_rank_correlations(
 def graph_rank_correlation(graph: LandmarkGraph, world_model: WorldModel, goal_setter: GoalSetter, obs_dim: int, layout: MazeLayout, device: torch.device) -> float | None:
     """Return the rank correlation of a ``LandmarkGraph``'s path lengths with the path distance, averaged over every free cell as the goal.
 
-    Cells and goals query the graph as the hierarchical planner does, by their goal-free level-1 latents.
+    Cells and goals query the graph as the hierarchical planner does, by the level-1 latents of their places.
     """
     cells = layout.free_cells
     positions = np.array([layout.cell_center(cell) for cell in cells])
     values = []
     for goal_cell in cells:
         obs = cell_observations(goal_setter, obs_dim, positions, layout.cell_center(goal_cell)).to(device)
-        starts = goal_free_latents(world_model, goal_setter, obs, graph.goal_fill)
-        goal = goal_free_latents(world_model, goal_setter, goal_setter.goal_observation(obs[:1]), graph.goal_fill)
+        starts = place_latents(world_model, goal_setter, obs, graph.goal_fill)
+        goal = place_latents(world_model, goal_setter, goal_setter.goal_observation(obs[:1]), graph.goal_fill)
         lengths = graph.path_length(starts, goal.expand_as(starts)).cpu().numpy()
         path_lengths = layout.path_lengths_from(goal_cell)
         path_cells = np.array([path_lengths[cell] for cell in cells])

@@ -203,13 +203,20 @@ def test_horizon_other_than_k_raises():
     ("field", "value"),
     [("num_samples", 0), ("horizon", 0), ("iterations", 0), ("num_elites", 300), ("temperature", 0.0), ("temperature", 1e-300), ("subgoal_weight", -1.0),
      ("low_level_goal_weight", -0.5), ("low_level_goal_weight", float("nan")), ("landmarks", 1), ("landmark_neighbors", 0),
-     ("waypoint_hops", 0)],
+     ("waypoint_hops", 0), ("subgoal", "best")],
 )
 def test_high_level_config_errors_name_key(field, value):
     config = PlannerConfig(name="hierarchical", high_level=dataclasses.replace(HighLevelPlannerConfig(), **{field: value}))
 
     with pytest.raises(ValueError, match=f"actor.planner.high_level.{field}"):
         PLANNERS.get("hierarchical")(config, SPEC)
+
+
+def test_waypoint_subgoal_without_landmarks_raises():
+    high_level = HighLevelPlannerConfig(subgoal="waypoint")
+
+    with pytest.raises(ValueError, match=r'subgoal = "waypoint" needs a landmark graph; set actor.planner.high_level.landmarks'):
+        HierarchicalPlanner(PlannerConfig(name="hierarchical", high_level=high_level), SPEC)
 
 
 class Shift(nn.Module):
@@ -260,7 +267,13 @@ def point_mass_model() -> HJEPAWorldModel:
     return world_model
 
 
-def plan_to_goal(low_level_goal_weight: float = 1.0, goal: torch.Tensor = GOAL, landmarks: LandmarkGraph | None = None):
+def plan_to_goal(
+    low_level_goal_weight: float = 1.0,
+    goal: torch.Tensor = GOAL,
+    landmarks: LandmarkGraph | None = None,
+    subgoal: str = "plan",
+    previous_plan: torch.Tensor | None = None,
+):
     """Plan from the origin toward ``goal`` in the point-mass model with a ``goal_latent_distance`` term."""
     torch.manual_seed(0)
     world_model = point_mass_model()
@@ -269,7 +282,7 @@ def plan_to_goal(low_level_goal_weight: float = 1.0, goal: torch.Tensor = GOAL, 
     cost = CostModule(world_model, ZeroCritic(), intrinsic={"goal_latent_distance": (1.0, goal_term)}, task_weight=1.0, discount=0.9)
     high_level = HighLevelPlannerConfig(
         num_samples=512, horizon=2, iterations=10, num_elites=32, temperature=0.01, subgoal_weight=1.0,
-        low_level_goal_weight=low_level_goal_weight,
+        low_level_goal_weight=low_level_goal_weight, subgoal=subgoal, landmarks=0 if subgoal == "plan" else 8,
     )
     config = PlannerConfig(
         name="hierarchical",
@@ -286,7 +299,7 @@ def plan_to_goal(low_level_goal_weight: float = 1.0, goal: torch.Tensor = GOAL, 
     planner = HierarchicalPlanner(config, tiny_spec())
     planner.landmarks = landmarks
     policy = SquashedGaussianPolicy(PolicyConfig(hidden_dims=(8,)), tiny_spec(), latent_dim=2)
-    return planner.plan(torch.zeros(goal.shape[0], 2), world_model, cost, policy, deterministic=True)
+    return planner.plan(torch.zeros(goal.shape[0], 2), world_model, cost, policy, previous_plan, deterministic=True)
 
 
 def test_finds_goal_optimum():
@@ -356,6 +369,50 @@ def test_landmarks_lead_subgoal_around_wall():
     assert around.subgoal[0, 0].item() > 0.2
     assert around.cost_terms["high_level/path_length"].item() == pytest.approx(8.0, abs=0.2)
     assert "high_level/path_length" not in direct.cost_terms
+
+
+def test_waypoint_subgoal_is_graph_waypoint():
+    # The waypoint itself is the subgoal: 4 hops along the bottom corridor of the U, toward the
+    # goal behind its wall. The low level's k actions lead there, and no level-1 plan is made.
+    goal = torch.tensor([[0.0, 2.0]])
+    graph = LandmarkGraph(u_corridor(), euclidean, num_neighbors=4)
+    expected, _ = graph.waypoints(torch.zeros(1, 2), goal, hops=4)
+
+    result = plan_to_goal(low_level_goal_weight=0.0, goal=goal, landmarks=graph, subgoal="waypoint")
+
+    assert expected[0, 1].item() == 0.0 and expected[0, 0].item() > 0.2
+    torch.testing.assert_close(result.subgoal, expected)
+    assert result.plan.shape == (1, K, 2)
+    torch.testing.assert_close(STEP_SCALE * result.plan.sum(dim=1), expected, atol=0.02, rtol=0)
+    assert result.cost_terms["high_level/path_length"].item() == pytest.approx(8.0, abs=0.2)
+    assert "high_level/total" not in result.cost_terms
+
+
+def test_waypoint_subgoal_before_graph_is_goal():
+    result = plan_to_goal(low_level_goal_weight=0.0, subgoal="waypoint")
+
+    torch.testing.assert_close(result.subgoal, GOAL)
+    assert result.plan.shape == (2, K, 2)
+    torch.testing.assert_close(STEP_SCALE * result.plan.sum(dim=1), GOAL, atol=0.02, rtol=0)
+    assert "high_level/path_length" not in result.cost_terms
+
+
+def test_waypoint_subgoal_warm_starts_from_previous_plan(monkeypatch):
+    means = []
+    original = MPPIPlanner._initial_mean
+
+    def recording(self, previous_plan, batch, low, high):
+        means.append(original(self, previous_plan, batch, low, high))
+        return means[-1]
+
+    monkeypatch.setattr(MPPIPlanner, "_initial_mean", recording)
+    previous = torch.linspace(-0.5, 0.5, 2 * K * 2).view(2, K, 2)
+
+    plan_to_goal(subgoal="waypoint", previous_plan=previous)
+
+    # Shifted by one step, with the last action repeated.
+    expected = torch.cat([previous[:, 1:], previous[:, -1:]], dim=1).transpose(0, 1)
+    torch.testing.assert_close(means[0], expected)
 
 
 def filled_replay(steps: int = 20) -> TrajectoryReplay:

@@ -55,6 +55,20 @@ def test_hierarchical_estimate_names_the_larger_level():
     assert estimate.num_bytes == 4096 * 4 * rollout_floats_per_row(steps, 2, LATENT_DIM, 16)
 
 
+def test_hierarchical_estimate_waypoint_subgoal_is_low_level():
+    config = tiny_config(
+        "actor.planner.name=hierarchical", "actor.planner.num_samples=16", "actor.planner.high_level.num_samples=4096",
+        "actor.planner.high_level.num_elites=8", "actor.planner.high_level.landmarks=10", "actor.planner.high_level.subgoal=waypoint",
+    ).actor.planner
+    planner = HierarchicalPlanner(config, tiny_spec())
+
+    estimate = planner.memory_estimate(1, LATENT_DIM, 16)
+
+    # No level-1 rollouts run, so the 4,096 high-level samples need no memory.
+    assert estimate.key == "actor.planner.num_samples"
+    assert estimate.num_bytes == 16 * 4 * rollout_floats_per_row(HORIZON, 2, LATENT_DIM, 16)
+
+
 def test_check_memory_names_field_and_fit():
     too_big = PlanMemory(10**18, "actor.planner.num_samples", 10**9)
 

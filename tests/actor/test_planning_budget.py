@@ -97,6 +97,18 @@ def test_planner_overrides_change_both_budgets():
     assert flat_transitions_per_action(flat) == 3450
 
 
+def test_waypoint_subgoal_counts_low_level_only():
+    config = load_config(HIERARCHICAL_CONFIG)
+    overrides = ["num_samples=58", "iterations=2", "high_level.landmarks=100", "high_level.subgoal=waypoint"]
+    hierarchical = hierarchical_planner_config(config, overrides)
+    flat = flat_planner_config(config, horizon=None, iterations=None, overrides=overrides)
+
+    # The graph search rolls out no latents: 58 x 2 x 5 level-0 transitions, as many as flat MPPI with 58 samples.
+    assert hierarchical.high_level.subgoal == "waypoint"
+    assert hierarchical_transitions_per_action(hierarchical) == 580
+    assert flat.num_samples == 58
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

@@ -81,24 +81,27 @@ def test_swapped_planner_is_prepared():
     assert len(other.landmarks) == 5
 
 
-def test_landmarks_are_goal_free():
+def test_landmarks_are_places():
     agent = agent_with_replay()
     replay = agent.modules.replay
-    stored_goals = replay.obs[replay.stored_rows()][:, 4:6]
+    stored = replay.obs[replay.stored_rows()]
 
     agent.act(OBS[0].numpy(), mode="deliberative")
 
     graph = agent.modules.actor.planner.landmarks
-    torch.testing.assert_close(graph.goal_fill, stored_goals.mean(dim=0))
+    torch.testing.assert_close(graph.goal_fill, stored[:, 4:6].mean(dim=0))
     torch.testing.assert_close(graph.observations[:, 4:6], graph.goal_fill.expand(5, 2))
+    assert torch.equal(graph.observations[:, 2:4], torch.zeros(5, 2))
+    positions = {tuple(row) for row in stored[:, :2].tolist()}
+    assert all(tuple(row) in positions for row in graph.observations[:, :2].tolist())
 
 
 def test_waypoint_gets_episode_goal_back():
     agent = agent_with_replay("actor.planner.high_level.waypoint_hops=1")
     modules = agent.modules
     planner, world_model, goal_setter = modules.actor.planner, modules.world_model, modules.configurator.goal_setter
-    agent.act(OBS[0].numpy(), mode="deliberative")
-    obs = OBS[:1]
+    agent.act(OBS[1].numpy(), mode="deliberative")
+    obs = OBS[1:]  # far from its goal, so that the path has a first landmark
     level = world_model.level(1)
 
     with torch.no_grad():

@@ -29,6 +29,10 @@ HIERARCHICAL = ("world_model.name=hjepa", "actor.planner.name=hierarchical")
             (*HIERARCHICAL, "actor.planner.horizon=3", "actor.planner.high_level.landmarks=20", "env.pixels=true"),
             r"'actor.planner.high_level.landmarks' = 20 needs stored state observations .* set actor.planner.high_level.landmarks = 0",
         ),
+        (
+            (*HIERARCHICAL, "actor.planner.horizon=3", "actor.planner.high_level.landmarks=20", "actor.planner.high_level.subgoal=waypoint"),
+            r"subgoal = \"waypoint\" steers toward waypoints on the way to a goal, but the cost has no goal term",
+        ),
     ],
 )
 def test_invalid_hierarchy_raises(overrides, message):

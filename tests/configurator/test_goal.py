@@ -156,6 +156,15 @@ def test_without_goal_per_row_fill():
     assert goal_free[:, 4:].tolist() == [[1.0, 2.0], [3.0, 4.0]]
 
 
+def test_place_keeps_position_only():
+    setter = GoalSetter(GoalConfig(goal_indices=(4, 5), position_indices=(0, 1), zero_indices=(2, 3)), SPEC)
+
+    place = setter.place(OBS, torch.tensor([9.0, -9.0]))
+
+    torch.testing.assert_close(place, torch.tensor([[0.1, 0.2, 0.0, 0.0, 9.0, -9.0], [3.0, 4.0, 0.0, 0.0, 9.0, -9.0]]))
+    assert OBS[0, 2].item() == 0.5
+
+
 def test_goal_term_is_left_out_of_critic_targets():
     assert GoalLatentDistance.planning_only
 

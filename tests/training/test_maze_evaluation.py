@@ -273,6 +273,25 @@ def test_maze_eval_records_landmark_graph(maze_run, tmp_path):
     assert len(record["planners"]["hierarchical"]["episodes"]) == 2
 
 
+def test_maze_eval_waypoint_subgoal_on_other_pairs(maze_run, tmp_path):
+    output = tmp_path / "record.json"
+    arguments = [
+        "maze-eval", str(maze_run), "--held-out", "2", "--output", str(output), "--num-threads", "1", "--pair-seed", "3",
+        "--planner-set", "high_level.landmarks=40", "--planner-set", "high_level.subgoal=waypoint",
+    ]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(arguments) == 0
+    record = json.loads(output.read_text())
+
+    assert record["pair_seed"] == 3
+    episodes = record["planners"]["hierarchical"]["episodes"]
+    assert [tuple(episode["goal"]) for episode in episodes] == [pair.goal for pair in held_out_pairs("u", 2, 3)]
+    assert record["planner_configs"]["hierarchical"]["high_level"]["subgoal"] == "waypoint"
+    # Only the low level rolls out latents, so both planners get the same samples.
+    assert record["transitions_per_action"]["hierarchical"] == record["transitions_per_action"]["flat"]
+    assert record["landmark_graph"]["landmarks"] == 40
+
+
 def test_eval_of_landmark_run_builds_graph(tmp_path_factory, caplog):
     runs_dir = tmp_path_factory.mktemp("landmark_runs")
     arguments = ["run", str(HIERARCHICAL_CONFIG), "--quiet", "--set", f"runs_dir={runs_dir}"]

@@ -1,9 +1,9 @@
 """Landmark graph diagnostics of a saved maze run: do shortest graph paths follow the corridors?
 
 Rebuilds the run from its checkpoint and builds the hierarchical planner's landmark graph from
-its replay twice. The first graph uses goal-free observations (goal entries set to their mean),
-as the planner does. The second uses the observations as stored, whose goal entries differ
-between episodes. For each graph the script prints three figures. The first is the share of
+its replay twice. The first graph uses places (goal entries set to their mean, velocities 0), as
+the planner does. The second uses the observations as stored, whose goal entries and velocities
+differ between steps. For each graph the script prints three figures. The first is the share of
 edges whose ends lie in cells more than one move apart (through a wall or across a corner). The
 second is the share of landmark pairs that a path links. The third is the mean rank
 correlation of graph path lengths with the maze's path distance, over every free cell as the
@@ -56,7 +56,7 @@ def main() -> None:
     learned = goal_pair_distance(modules.cost)
 
     record = {"step": metadata["step"], "landmarks": count, "neighbors": neighbors}
-    for name, setter in (("goal_free", goal_setter), ("as_stored", None)):
+    for name, setter in (("places", goal_setter), ("as_stored", None)):
         start = time.perf_counter()
         graph = landmarks_from_replay(
             modules.world_model, modules.replay, lambda latent, goal: learned(latent, goal, 1), count, neighbors, setter

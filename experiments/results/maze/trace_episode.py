@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ami.actor.landmarks import goal_free_latents
+from ami.actor.landmarks import place_latents
 from ami.training.checkpoint import CHECKPOINT_NAME
 from ami.training.maze_evaluation import HELD_OUT_SEED, build_planner, maze_layout, planner_swapped
 from envs.maze_eval import held_out_pairs
@@ -32,8 +32,8 @@ def waypoint_position(planner, agent, obs: np.ndarray) -> tuple[str, float]:
     graph, goal_setter = planner.landmarks, modules.configurator.goal_setter
     obs_tensor = torch.as_tensor(obs[None], dtype=torch.float32)
     with torch.no_grad():
-        start = goal_free_latents(modules.world_model, goal_setter, obs_tensor, graph.goal_fill)
-        goal = goal_free_latents(modules.world_model, goal_setter, goal_setter.goal_observation(obs_tensor), graph.goal_fill)
+        start = place_latents(modules.world_model, goal_setter, obs_tensor, graph.goal_fill)
+        goal = place_latents(modules.world_model, goal_setter, goal_setter.goal_observation(obs_tensor), graph.goal_fill)
         node, at_goal, length = graph.waypoint_nodes(start, goal, planner.high.waypoint_hops)
     label = "goal" if bool(at_goal[0]) else str(np.round(graph.observations[node][0, :2].numpy(), 2))
     return label, float(length[0])
