@@ -12,13 +12,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import typing
 from pathlib import Path
 from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
 from ami.actor.budget import flat_transitions_per_action, hierarchical_transitions_per_action, matched_flat_num_samples
+from ami.actor.memory import activation_width, check_planner_memory
 from ami.config.schema import PlannerConfig, RunConfig
+from ami.config.validate import validate_config
 from ami.training.evaluate import EVAL_SEED_OFFSET
 from ami.training.goal_landscape import graph_rank_correlation, mean_rank_correlations
 from ami.training.run_dir import RUN_FILES
@@ -57,7 +60,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--planner-set", dest="planner_overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a field of the run's actor.planner for both planners before the budgets are matched, "
-        "e.g. num_samples=128 or high_level.iterations=3 (repeatable)",
+        "e.g. num_samples=128, high_level.iterations=3 or high_level.subgoal=waypoint (repeatable)",
     )
     parser.add_argument(
         "--batch", type=positive_int, default=None, metavar="N",
@@ -77,8 +80,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def apply_planner_overrides(config: PlannerConfig, overrides: list[str]) -> PlannerConfig:
     """Return ``config`` with ``KEY=VALUE`` overrides of its numeric and text fields and of ``high_level.<field>``.
 
-    The planner's ``name`` stays, because each evaluated planner sets its own; the planners
-    check the text values when they are built.
+    The planner's ``name`` stays, because each evaluated planner sets its own. Text values must
+    be among the field's choices.
 
     Planning fields change no module's parameters, so a checkpoint still loads after them.
     """
@@ -95,11 +98,17 @@ def apply_planner_overrides(config: PlannerConfig, overrides: list[str]) -> Plan
         if field_name not in settable:
             raise ValueError(f"invalid --planner-set key {key!r}; valid fields are {settable} and high_level.<field>")
         value_type = type(fields[field_name])
-        try:
-            value = value_type(text)
-        except ValueError:
-            expected = "an integer" if value_type is int else "a number"
-            raise ValueError(f"invalid --planner-set value {text!r} for {key!r}; expected {expected}") from None
+        if value_type is str:
+            choices = typing.get_args(typing.get_type_hints(type(section))[field_name])
+            if choices and text not in choices:
+                raise ValueError(f"invalid --planner-set value {text!r} for {key!r}; valid choices: {', '.join(map(repr, choices))}")
+            value = text
+        else:
+            try:
+                value = value_type(text)
+            except ValueError:
+                expected = "an integer" if value_type is int else "a number"
+                raise ValueError(f"invalid --planner-set value {text!r} for {key!r}; expected {expected}") from None
         section = dataclasses.replace(section, **{field_name: value})
         config = dataclasses.replace(config, high_level=section) if section_name else section
     return config
@@ -146,11 +155,12 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         "hierarchical": hierarchical_transitions_per_action(planner_configs["hierarchical"]),
         "flat": flat_transitions_per_action(planner_configs["flat"]),
     }
+    batch = min(args.batch or len(pairs), len(pairs))
     # Build and check every planner first, so an invalid --planner-set value fails before any episode or picture.
     planners = {}
     for name in args.planners:
         planner = build_planner(planner_configs[name], trainer.spec)
-        planner.check_world_model(trainer.agent.modules.world_model)
+        check_planner(trainer, planner_configs[name], planner, batch)
         planners[name] = RecordingPlanner(planner)
     mismatch = budgets["flat"] / budgets["hierarchical"] - 1
     print(
@@ -159,7 +169,6 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         flush=True,
     )
     results = {}
-    batch = min(args.batch or len(pairs), len(pairs))
     envs = [trainer.eval_env] + [make_env(config.env) for _ in range(batch - 1)]
     writer = SummaryWriter(str(Path(args.run_dir) / MAZE_EVAL_DIR))
     try:
@@ -196,6 +205,20 @@ def run_maze_eval(args: argparse.Namespace, trainer, metadata: dict[str, Any]) -
         "goal_cost_rank_correlation": goal_cost_correlations(trainer, layout),
         "landmark_graph": landmark_graph_record(trainer, layout, planners.get("hierarchical")),
     }
+
+
+def check_planner(trainer, planner_config: PlannerConfig, planner, batch: int) -> None:
+    """Raise ConfigError or ValueError if the run cannot plan with ``planner_config`` for ``batch`` envs at once.
+
+    These are the checks of ``ami run`` (config rules, the world model, the memory of one
+    planning call), with the run's planner replaced.
+    """
+    config = trainer.config
+    validate_config(dataclasses.replace(config, actor=dataclasses.replace(config.actor, planner=planner_config)))
+    modules = trainer.agent.modules
+    planner.check_world_model(modules.world_model)
+    width = activation_width(modules.world_model, modules.cost, modules.actor.policy)
+    check_planner_memory(planner.memory_estimate(batch, modules.world_model.latent_dim, width), batch, trainer.device)
 
 
 def goal_cost_correlations(trainer, layout) -> dict[str, float | None] | None:

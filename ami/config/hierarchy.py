@@ -78,6 +78,13 @@ def validate_goal(config: RunConfig) -> None:
             f"'configurator.goal.goal_indices' and 'configurator.goal.position_indices' share the entries {overlap}, "
             "so the goal observation would copy those entries onto themselves; give the goal's and the position's own entries"
         )
+    zeroed = sorted(set(goal.zero_indices) & (set(goal.goal_indices) | set(goal.position_indices)))
+    if zeroed:
+        raise ConfigError(
+            f"'configurator.goal.zero_indices' {list(goal.zero_indices)!r} shares the entries {zeroed} with goal_indices or "
+            "position_indices, so goal observations would lose their goal or position; list only entries to set to 0, "
+            "such as velocities"
+        )
     if goal.zero_indices and not goal.goal_indices:
         raise ConfigError(
             f"'configurator.goal.zero_indices' is {list(goal.zero_indices)!r} but goal_indices is empty, so no goal observation "

@@ -196,7 +196,7 @@ class HighLevelPlannerConfig:
     """Edges from each landmark to its nearest landmarks, and landmarks that a start or a goal attaches to."""
     waypoint_hops: int = 4
     """Hops along the shortest landmark path from the start to the waypoint; the goal itself once the path is shorter."""
-    subgoal: str = "plan"
+    subgoal: Literal["plan", "waypoint"] = "plan"
     """Subgoal of the low level. ``"plan"``: the level-1 latent after the first chunk of the high level's MPPI plan.
     ``"waypoint"``: the landmark graph's waypoint itself, so the graph search is the whole high level and no level-1
     rollouts run. It needs ``landmarks`` and a goal term."""

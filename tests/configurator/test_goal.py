@@ -198,6 +198,10 @@ def test_goal_index_outside_observation_raises():
             r"share the entries \[5\], so the goal observation would copy those entries onto themselves",
         ),
         (("configurator.goal.zero_indices=[2, 3]",), r"'configurator.goal.zero_indices' is \[2, 3\] but goal_indices is empty"),
+        (
+            ("configurator.goal.goal_indices=[4, 5]", "configurator.goal.position_indices=[0, 1]", "configurator.goal.zero_indices=[0, 2, 3]"),
+            r"'configurator.goal.zero_indices' \[0, 2, 3\] shares the entries \[0\] with goal_indices or position_indices",
+        ),
         (('cost.terms.reach={term="goal_latent_distance"}',), "cost.terms.reach needs the goal's place in the observation"),
         (("cost.terms.goal_latent_distance={}",), "cost.terms.goal_latent_distance needs the goal's place"),
         (

@@ -11,6 +11,7 @@ import logging
 import io
 import json
 import math
+import re
 import shutil
 
 import numpy as np
@@ -25,6 +26,7 @@ from ami.training.trainer import Trainer
 from envs.maze_eval import held_out_pairs
 from envs.maze_layouts import get_layout
 from experiments.cli import main
+from experiments.maze_eval import MAZE_EVAL_DIR
 from tests.tiny import DEBUG_CONFIG, REPO_ROOT
 
 HIERARCHICAL_CONFIG = REPO_ROOT / "experiments" / "configs" / "point_maze_u_hierarchical.toml"
@@ -97,7 +99,9 @@ def test_maze_eval_bad_planner_set_evaluates_nothing(maze_run, tmp_path, capsys)
 
 # Each case: arguments after --held-out 1 ({run} is the run folder) and a fragment of the one error line.
 MAZE_EVAL_BAD_INPUT = {
-    "horizon_not_level_span": (["--planner-set", "horizon=7"], "actor.planner.horizon = 7 must equal the env steps of one level-1 step"),
+    "horizon_not_level_span": (
+        ["--planner-set", "horizon=7"], "invalid value 7 for 'actor.planner.horizon'; the hierarchical planner's low level plans the env steps"
+    ),
     "output_is_checkpoint": (["--output", "{run}/checkpoint.pt"], "would replace the run's own checkpoint.pt"),
     "threads_zero": (["--num-threads", "0"], "argument --num-threads: must be a positive integer, got '0'"),
     "held_out_zero": (["--held-out", "0"], "argument --held-out: must be a positive integer, got '0'"),
@@ -290,6 +294,29 @@ def test_maze_eval_waypoint_subgoal_on_other_pairs(maze_run, tmp_path):
     # Only the low level rolls out latents, so both planners get the same samples.
     assert record["transitions_per_action"]["hierarchical"] == record["transitions_per_action"]["flat"]
     assert record["landmark_graph"]["landmarks"] == 40
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["deterministic_action=best"], r"invalid --planner-set value 'best' for 'deterministic_action'; valid choices: 'mean', 'elite'"),
+        (["high_level.subgoal=waypoint"], r'subgoal = "waypoint" needs a landmark graph'),
+        (["num_samples=1000000000"], r"lower actor.planner.num_samples to at most"),
+    ],
+)
+def test_maze_eval_rejects_planner_before_episodes(maze_run, tmp_path, capsys, overrides, message):
+    run_dir = tmp_path / "run"
+    shutil.copytree(maze_run, run_dir, ignore=shutil.ignore_patterns("maze_eval*"))
+    arguments = ["maze-eval", str(run_dir), "--held-out", "1", "--output", str(tmp_path / "record.json"), "--num-threads", "1"]
+    for override in overrides:
+        arguments += ["--planner-set", override]
+
+    assert main(arguments) == 2
+
+    captured = capsys.readouterr()
+    assert re.search(message, captured.err)
+    assert "success rate" not in captured.out + captured.err
+    assert not (run_dir / MAZE_EVAL_DIR).exists()
 
 
 def test_eval_of_landmark_run_builds_graph(tmp_path_factory, caplog):

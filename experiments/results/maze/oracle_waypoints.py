@@ -9,13 +9,14 @@ level-0 world model and the low level cannot finish, whatever waypoints a learne
 proposes.
 
 Usage: python experiments/results/maze/oracle_waypoints.py RUN_DIR PAIRS PAIR_SEED CELLS OUTPUT [KEY=VALUE ...]
-The ``KEY=VALUE`` overrides are those of ``ami maze-eval --planner-set``, e.g. ``num_samples=58``.
+The ``KEY=VALUE`` overrides are those of ``ami maze-eval --planner-set``, e.g. ``num_samples=58``,
+except ``high_level.subgoal`` and ``high_level.landmarks``, which the oracle sets.
 """
 
 import argparse
 import dataclasses
 import json
-import sys
+from pathlib import Path
 
 import torch
 
@@ -25,8 +26,9 @@ from ami.training.evaluate import EVAL_SEED_OFFSET
 from ami.training.maze_evaluation import evaluate_held_out, maze_layout, planner_swapped
 from envs.make import make_env
 from envs.maze_eval import held_out_pairs
+from experiments.arguments import non_negative_int, positive_int
 from experiments.cli import load_run
-from experiments.maze_eval import hierarchical_planner_config
+from experiments.maze_eval import check_output_spares_run, check_planner, hierarchical_planner_config
 
 
 class OracleWaypointPlanner(HierarchicalPlanner):
@@ -60,15 +62,52 @@ class OracleWaypointPlanner(HierarchicalPlanner):
         return waypoint.to(latent.dtype), torch.tensor(lengths, dtype=torch.float32), torch.tensor(at_goal)
 
 
+ORACLE_FIELDS = ("high_level.subgoal", "high_level.landmarks")
+"""Planner fields that the oracle sets itself."""
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Evaluate a maze run's low level with waypoints from the maze's true shortest path.")
+    parser.add_argument("run_dir", help="run folder of a point-maze run with a hierarchical world model")
+    parser.add_argument("pairs", type=positive_int, help="start/goal pairs, one episode each")
+    parser.add_argument("pair_seed", type=non_negative_int, help="seed of the pairs (0: the held-out pairs of ami maze-eval)")
+    parser.add_argument("cells", type=positive_int, help="cells along the shortest path from the ball's cell to the waypoint")
+    parser.add_argument("output", type=Path, help="JSON file to write")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="planner overrides, as ami maze-eval --planner-set")
+    args = parser.parse_args()
+    for override in args.overrides:
+        if override.partition("=")[0] in ORACLE_FIELDS:
+            parser.error(f"{override!r} sets a field that the oracle sets itself ({', '.join(ORACLE_FIELDS)}); remove it")
+    if not args.output.parent.is_dir():
+        parser.error(f"the folder of OUTPUT {str(args.output)!r} does not exist; create it or choose another path")
+    try:
+        check_output_spares_run(args.output, args.run_dir)
+    except ValueError as error:
+        parser.error(str(error).replace("--output", "OUTPUT"))
+    return args
+
+
 def main() -> None:
-    run_dir, num_pairs, pair_seed, cells, output = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-    trainer, metadata = load_run(argparse.Namespace(run_dir=run_dir, device=None))
+    args = parse_arguments()
+    run_dir, num_pairs, pair_seed, cells, output = args.run_dir, args.pairs, args.pair_seed, args.cells, args.output
+    try:
+        trainer, metadata = load_run(argparse.Namespace(run_dir=run_dir, device=None))
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"oracle_waypoints.py: error: {error}") from None
     layout = maze_layout(trainer.eval_env)
-    config = hierarchical_planner_config(trainer.config, sys.argv[6:])
-    # ``landmarks`` only passes the config check of ``subgoal = "waypoint"``; no graph is built.
-    config = dataclasses.replace(config, high_level=dataclasses.replace(config.high_level, subgoal="waypoint", landmarks=2))
-    planner = OracleWaypointPlanner(config, trainer.spec, layout, cells)
-    planner.check_world_model(trainer.agent.modules.world_model)
+    if layout is None or trainer.config.world_model.name != "hjepa":
+        raise SystemExit(
+            f"oracle_waypoints.py: error: {run_dir} is a {trainer.config.env.task} run with world_model.name = "
+            f"{trainer.config.world_model.name!r}; give a point-maze run with world_model.name = \"hjepa\""
+        )
+    try:
+        config = hierarchical_planner_config(trainer.config, args.overrides)
+        # ``landmarks`` only passes the config check of ``subgoal = "waypoint"``; no graph is built.
+        config = dataclasses.replace(config, high_level=dataclasses.replace(config.high_level, subgoal="waypoint", landmarks=2))
+        planner = OracleWaypointPlanner(config, trainer.spec, layout, cells)
+        check_planner(trainer, config, planner, num_pairs)
+    except ValueError as error:
+        raise SystemExit(f"oracle_waypoints.py: error: {error}") from None
 
     pairs = held_out_pairs(layout, num_pairs, pair_seed)
     envs = [trainer.eval_env] + [make_env(trainer.config.env) for _ in range(num_pairs - 1)]

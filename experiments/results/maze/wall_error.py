@@ -9,7 +9,6 @@ Usage: python experiments/results/maze/wall_error.py RUN_DIR
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
@@ -26,11 +25,18 @@ BANDS = ((0.0, 0.12), (0.12, 0.15), (0.15, 0.2), (0.2, 0.3), (0.3, 0.5), (0.5, 1
 
 @torch.no_grad()
 def main() -> None:
-    run_dir = sys.argv[1]
-    trainer, metadata = load_run(argparse.Namespace(run_dir=run_dir, device=None))
+    parser = argparse.ArgumentParser(description="One-step prediction error of a maze run's level-0 world model by wall distance.")
+    parser.add_argument("run_dir", help="run folder of a point-maze run with state observations")
+    run_dir = parser.parse_args().run_dir
+    try:
+        trainer, metadata = load_run(argparse.Namespace(run_dir=run_dir, device=None))
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"wall_error.py: error: {error}") from None
+    layout = maze_layout(trainer.eval_env)
+    if layout is None or trainer.config.env.pixels:
+        parser.error(f"{run_dir} is a {trainer.config.env.task} run (pixels = {trainer.config.env.pixels}); give a point-maze run with state observations")
     load_replay(trainer, Path(run_dir) / CHECKPOINT_NAME)
     world_model, replay = trainer.agent.modules.world_model, trainer.agent.modules.replay
-    layout = maze_layout(trainer.eval_env)
 
     rows = replay.stored_rows()[:TRANSITIONS].to(replay.obs.device)
     predicted = world_model.predict(world_model.encode(replay.obs[rows]), replay.actions[rows])
