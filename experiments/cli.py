@@ -155,12 +155,16 @@ EVAL_OVERRIDES = (
     "actor.planner.max_std",
     "actor.planner.policy_fraction",
     "actor.planner.deterministic_action",
+    *(f"actor.planner.high_level.{name}" for name in (
+        "num_samples", "horizon", "iterations", "num_elites", "temperature", "subgoal_weight", "low_level_goal_weight",
+        "landmarks", "landmark_neighbors", "waypoint_hops", "subgoal",
+    )),
     "num_threads",
 )
 """Config fields that ``ami eval --set`` may change: the rest shape the saved modules or the task.
 
-The planner's budget, temperature and sampling spread shape no saved module, so a trained run can be evaluated
-with more or less deliberation than it trained with."""
+The planner's budget, temperature, sampling spread and high level (landmarks and subgoals included) shape no
+saved module, so a trained run can be evaluated with more or less deliberation than it trained with."""
 
 PLANNER_REPORT_FIELDS = (
     "name", "num_samples", "iterations", "horizon", "num_elites", "temperature", "min_std", "max_std", "policy_fraction",

@@ -334,6 +334,12 @@ def test_eval_of_landmark_run_builds_graph(tmp_path_factory, caplog):
     # ``ami eval`` loads the replay, so the graph has stored observations to spread its landmarks over.
     assert "landmark graph: 20 landmarks from 300 stored observations" in caplog.text
 
+    # The high level shapes no saved module, so ``ami eval`` may change it, with the checks of ``ami run``.
+    waypoint = ["--set", "actor.planner.high_level.subgoal=waypoint", "--set", "actor.planner.high_level.waypoint_hops=2"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["eval", str(run_dir), "--mode", "deliberative", "--episodes", "1", *waypoint]) == 0
+        assert main(["eval", str(run_dir), "--episodes", "1", *waypoint, "--set", "actor.planner.high_level.landmarks=0"]) == 2
+
 
 def test_maze_eval_without_landmarks_records_none(maze_eval_record):
     record, _ = maze_eval_record
