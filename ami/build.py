@@ -82,8 +82,7 @@ def build_modules(config: RunConfig, spec: TaskSpec, device: torch.device) -> Mo
     world_model.to(device)
     cost.to(device)
     actor.to(device)
-    width = activation_width(world_model, cost, policy)
-    check_planner_memory(planner.memory_estimate(config.env.num_envs, world_model.latent_dim, width), config.env.num_envs, device)
+    check_planner_fits(planner, world_model, cost, policy, config.env.num_envs, device)
     logger.info(
         "built modules: encoder=%s world_model=%s critic=%s policy=%s planner=%s replay=%s on %s",
         perception.name, config.world_model.name, critic_config.name, policy_config.name,
@@ -124,3 +123,9 @@ def instantiate(registry: Registry, name: str, key: str, *args: Any, **kwargs: A
             f"Constructor signature: {inspect.signature(cls)}"
         ) from None
     return cls(*args, **kwargs)
+
+
+def check_planner_fits(planner, world_model, cost, policy, batch: int, device: torch.device) -> None:
+    """Raise PlannerMemoryError if one planning call for ``batch`` envs does not fit in the free memory of ``device``."""
+    width = activation_width(world_model, cost, policy)
+    check_planner_memory(planner.memory_estimate(batch, world_model.latent_dim, width), batch, device)

@@ -19,7 +19,7 @@ from typing import Any
 from torch.utils.tensorboard import SummaryWriter
 
 from ami.actor.budget import flat_transitions_per_action, hierarchical_transitions_per_action, matched_flat_num_samples
-from ami.actor.memory import activation_width, check_planner_memory
+from ami.build import check_planner_fits
 from ami.config.schema import PlannerConfig, RunConfig
 from ami.config.validate import validate_config
 from ami.training.evaluate import EVAL_SEED_OFFSET
@@ -217,8 +217,7 @@ def check_planner(trainer, planner_config: PlannerConfig, planner, batch: int) -
     validate_config(dataclasses.replace(config, actor=dataclasses.replace(config.actor, planner=planner_config)))
     modules = trainer.agent.modules
     planner.check_world_model(modules.world_model)
-    width = activation_width(modules.world_model, modules.cost, modules.actor.policy)
-    check_planner_memory(planner.memory_estimate(batch, modules.world_model.latent_dim, width), batch, trainer.device)
+    check_planner_fits(planner, modules.world_model, modules.cost, modules.actor.policy, batch, trainer.device)
 
 
 def goal_cost_correlations(trainer, layout) -> dict[str, float | None] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,8 +28,8 @@ from ami.world_model.level import WorldModelLevel
 
 logger = logging.getLogger(__name__)
 
-SUBGOALS = ("plan", "waypoint")
-"""Values of ``actor.planner.high_level.subgoal``."""
+SUBGOALS = typing.get_args(typing.get_type_hints(HighLevelPlannerConfig)["subgoal"])
+"""Values of ``actor.planner.high_level.subgoal``, read from its type."""
 
 
 @dataclass(frozen=True)
@@ -243,17 +244,19 @@ class HierarchicalPlanner(Planner):
             high_terms["waypoint_is_goal"] = at_goal.float()
 
         k = level.span
-        if high_mean is None:
-            low = self.low_level.plan_to_subgoal(latent, world_model, cost, policy, None, subgoal, level, deterministic, previous_plan)
-            plan = low.plan  # (batch, k, A)
-        else:
-            low = self.low_level.plan_to_subgoal(latent, world_model, cost, policy, high_mean[:k], subgoal, level, deterministic)
+        initial_plan = None if high_mean is None else high_mean[:k]
+        low = self.low_level.plan_to_subgoal(latent, world_model, cost, policy, initial_plan, subgoal, level, deterministic, previous_plan)
+        plan = low.plan  # (batch, k, A) for waypoint subgoals
+        if high_mean is not None:
             plan = torch.cat([low.plan, high_mean[k:].transpose(0, 1)], dim=1)  # (batch, k * H_high, A)
         cost_terms = {**low.cost_terms, **{f"high_level/{name}": value for name, value in high_terms.items()}}
         return PlanResult(action=low.action, plan=plan.contiguous(), cost_terms=cost_terms, subgoal=subgoal)
 
     def memory_estimate(self, batch: int, latent_dim: int, activation_width: int) -> PlanMemory:
-        """Return the larger of the two levels' estimates, because the levels plan one after the other; the low level's alone for waypoint subgoals."""
+        """Return the larger of the two levels' estimates, because the levels plan one after the other.
+
+        With waypoint subgoals no level-1 rollouts run, so the low level's estimate is returned.
+        """
         if self.high.subgoal == "waypoint":
             return self.low_level.memory_estimate(batch, latent_dim, activation_width)
         high = self.high
@@ -290,7 +293,7 @@ class HierarchicalPlanner(Planner):
         """
         if self.landmarks is None:
             return None, None, None
-        goals = [term.goal_latent(1) for _, term in find_goal_terms(cost) if term.goal_latent(1) is not None]
+        goals = level_one_goals(cost)
         if not goals:
             return None, None, None
         graph, hops = self.landmarks, self.high.waypoint_hops
@@ -312,7 +315,7 @@ class HierarchicalPlanner(Planner):
         """Return the subgoal ``(batch, D1)`` of ``high_level.subgoal = "waypoint"``: the waypoint, or the level-1 goal before the graph exists."""
         if waypoint is not None:
             return waypoint
-        goals = [term.goal_latent(1) for _, term in find_goal_terms(cost) if term.goal_latent(1) is not None]
+        goals = level_one_goals(cost)
         if not goals:
             raise ValueError(
                 'actor.planner.high_level.subgoal = "waypoint" steers the low level to a waypoint toward the goal, but the cost '
@@ -437,6 +440,11 @@ class HierarchicalPlanner(Planner):
         weight = sum(weight for weight, _ in goal_terms)
         targets = waypoint.repeat(self.high.num_samples, 1)  # (N * batch, D1), sample-major like the rollout rows
         return lambda latents: weight * distance(latents, targets.expand_as(latents), 1)
+
+
+def level_one_goals(cost: CostModule) -> list[torch.Tensor]:
+    """Return the level-1 goal latents ``(num_envs, D1)`` of the cost's goal terms that have one."""
+    return [term.goal_latent(1) for _, term in find_goal_terms(cost) if term.goal_latent(1) is not None]
 
 
 def validate_high_level_config(config: HighLevelPlannerConfig) -> None:

@@ -9,7 +9,6 @@ from ami.config.schema import CostConfig, GoalConfig, LevelConfig, RunConfig
 
 GOAL_TERMS = ("goal_latent_distance", "goal_temporal_distance")
 """Registered names of the built-in goal terms, whose goal the configurator sets."""
-"""Registered name of the cost term that reads the goal set from ``configurator.goal``."""
 
 
 def validate_hierarchy(config: RunConfig) -> None:

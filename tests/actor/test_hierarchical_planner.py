@@ -380,7 +380,8 @@ def test_waypoint_subgoal_is_graph_waypoint():
 
     result = plan_to_goal(low_level_goal_weight=0.0, goal=goal, landmarks=graph, subgoal="waypoint")
 
-    assert expected[0, 1].item() == 0.0 and expected[0, 0].item() > 0.2
+    assert expected[0, 1].item() == 0.0
+    assert expected[0, 0].item() > 0.2
     torch.testing.assert_close(result.subgoal, expected)
     assert result.plan.shape == (1, K, 2)
     torch.testing.assert_close(STEP_SCALE * result.plan.sum(dim=1), expected, atol=0.02, rtol=0)
@@ -397,7 +398,7 @@ def test_waypoint_subgoal_before_graph_is_goal():
     assert "high_level/path_length" not in result.cost_terms
 
 
-def test_waypoint_subgoal_warm_starts_from_previous_plan(monkeypatch):
+def test_waypoint_subgoal_warm_starts(monkeypatch):
     means = []
     original = MPPIPlanner._initial_mean
 

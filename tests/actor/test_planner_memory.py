@@ -55,7 +55,7 @@ def test_hierarchical_estimate_names_the_larger_level():
     assert estimate.num_bytes == 4096 * 4 * rollout_floats_per_row(steps, 2, LATENT_DIM, 16)
 
 
-def test_hierarchical_estimate_waypoint_subgoal_is_low_level():
+def test_waypoint_estimate_is_low_level():
     config = tiny_config(
         "actor.planner.name=hierarchical", "actor.planner.num_samples=16", "actor.planner.high_level.num_samples=4096",
         "actor.planner.high_level.num_elites=8", "actor.planner.high_level.landmarks=10", "actor.planner.high_level.subgoal=waypoint",

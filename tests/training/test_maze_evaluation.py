@@ -277,7 +277,7 @@ def test_maze_eval_records_landmark_graph(maze_run, tmp_path):
     assert len(record["planners"]["hierarchical"]["episodes"]) == 2
 
 
-def test_maze_eval_waypoint_subgoal_on_other_pairs(maze_run, tmp_path):
+def test_maze_eval_waypoint_other_pairs(maze_run, tmp_path):
     output = tmp_path / "record.json"
     arguments = [
         "maze-eval", str(maze_run), "--held-out", "2", "--output", str(output), "--num-threads", "1", "--pair-seed", "3",

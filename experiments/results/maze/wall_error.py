@@ -2,7 +2,7 @@
 
 For up to 20,000 stored transitions it measures the mean squared error between the predicted
 next latent and the target encoder's latent of the next observation. It prints the mean and
-median error of the transitions whose start lies in each band of wall distance. The ball's radius is 0.1 m, so the first band holds the steps that touch a wall.
+median error of the transitions whose start lies in each band of wall distance. The ball's radius is 0.1 m, so the first band contains the steps that touch a wall.
 
 Usage: python experiments/results/maze/wall_error.py RUN_DIR
 """
