@@ -183,8 +183,12 @@ BENCHMARKS = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["bench"] and len(arguments) > 1 and arguments[1].startswith("-") and arguments[1] not in ("-h", "--help"):
+        # `ami bench --flag VALUE` has no name, and argparse would read VALUE as one.
+        arguments = ["bench"]
     # Known arguments only, so that `ami bench --flag` without a name reaches the missing-name message below.
-    args, unknown = parser.parse_known_args(argv)
+    args, unknown = parser.parse_known_args(arguments)
     if unknown and not (args.command == "bench" and args.benchmark is None):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     log_buffer = configure_logging()
@@ -261,7 +265,9 @@ def command_run(args: argparse.Namespace, log_buffer: logging.handlers.MemoryHan
 
     with lock:
         release_logs(log_buffer)
-        print(f"run folder: {run_dir}\nTensorBoard: tensorboard --logdir {Path(trainer.config.runs_dir)}")
+        # A resumed run may have moved away from its config's runs_dir, so it names its own folder.
+        logdir = Path(run_dir) if args.resume is not None else Path(trainer.config.runs_dir)
+        print(f"run folder: {run_dir}\nTensorBoard: tensorboard --logdir {logdir}")
         with logging_redirect_tqdm():
             summary = trainer.train(run_dir)
     print(json.dumps(summary["eval"], indent=2))

@@ -20,7 +20,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from ami.actor.budget import flat_transitions_per_action, hierarchical_transitions_per_action, matched_flat_num_samples
 from ami.build import check_planner_fits
-from ami.config.schema import PlannerConfig, RunConfig
+from ami.config.schema import HighLevelPlannerConfig, PlannerConfig, RunConfig
 from ami.config.validate import validate_config
 from ami.training.evaluate import EVAL_SEED_OFFSET
 from ami.training.goal_landscape import graph_rank_correlation, mean_rank_correlations
@@ -127,9 +127,10 @@ def flat_planner_config(
     iterations = run_planner.iterations if iterations is None else iterations
     budget = hierarchical_transitions_per_action(hierarchical_planner_config(config, overrides))
     num_samples = matched_flat_num_samples(budget, horizon, iterations)
+    # The high level's fields are reset, because flat MPPI has none; the budget above counts them.
     return dataclasses.replace(
         run_planner, name="mppi", horizon=horizon, iterations=iterations, num_samples=num_samples,
-        num_elites=min(run_planner.num_elites, num_samples),
+        num_elites=min(run_planner.num_elites, num_samples), high_level=HighLevelPlannerConfig(),
     )
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 
 from ami.config.loader import ConfigError
-from ami.config.schema import CostConfig, GoalConfig, LevelConfig, RunConfig
+from ami.config.schema import CostConfig, GoalConfig, HighLevelPlannerConfig, LevelConfig, PlannerConfig, RunConfig
+
+logger = logging.getLogger(__name__)
 
 GOAL_TERMS = ("goal_latent_distance", "goal_temporal_distance")
 """Registered names of the built-in goal terms, whose goal the configurator sets."""
@@ -32,6 +36,7 @@ def validate_hierarchy(config: RunConfig) -> None:
             raise ConfigError(f"invalid value {level.reward_discount!r} for '{key}.reward_discount'; it must be in (0, 1]")
 
     if planner.name != "hierarchical":
+        warn_unused_high_level(planner)
         return
     if world_model.name == "jepa":
         raise ConfigError(
@@ -56,6 +61,21 @@ def validate_hierarchy(config: RunConfig) -> None:
         raise ConfigError(
             f"'actor.planner.high_level.landmarks' = {landmarks} needs stored state observations to build its graph, "
             "but env.pixels = true stores frames; set actor.planner.high_level.landmarks = 0"
+        )
+
+
+def warn_unused_high_level(planner: PlannerConfig) -> None:
+    """Log a warning naming the ``actor.planner.high_level`` fields changed from their defaults, which a flat planner ignores."""
+    defaults = HighLevelPlannerConfig()
+    changed = [
+        f"actor.planner.high_level.{field.name}"
+        for field in dataclasses.fields(HighLevelPlannerConfig)
+        if getattr(planner.high_level, field.name) != getattr(defaults, field.name)
+    ]
+    if changed:
+        logger.warning(
+            "%s only apply to actor.planner.name = \"hierarchical\", and this run plans with %r, so they have no effect; "
+            "set actor.planner.name = \"hierarchical\" or remove them", ", ".join(changed), planner.name,
         )
 
 

@@ -84,6 +84,10 @@ class Trainer:
         self.unstable_episodes = 0
         self.plan_seconds = 0.0
         self.update_seconds = 0.0
+        """Seconds of the updates after pretraining, one batch per env step."""
+        self.pretrain_seconds = 0.0
+        self.pretrain_updates = 0
+        """Updates made at once after the seed steps (``train.pretrain_updates``), timed apart from the per-step ones."""
         self.earlier_wall_seconds = 0.0
         """Wall time of the sessions before a resume."""
         self.last_eval: dict[str, EvalResult] = {}
@@ -270,7 +274,8 @@ class Trainer:
         if self.step < train.seed_steps:
             return
         updates_per_loop = train.updates_per_step * self.num_envs
-        if self.step - self.num_envs < train.seed_steps:
+        pretraining = self.step - self.num_envs < train.seed_steps
+        if pretraining:
             num_updates = max(self.agent.configurator.settings.pretrain_updates, updates_per_loop)
             logger.info("seed steps done; pretraining with %d updates", num_updates)
         else:
@@ -279,7 +284,12 @@ class Trainer:
         show_updates = self.show_progress and num_updates > updates_per_loop
         for _ in tqdm(range(num_updates), desc="pretraining", unit="update", leave=False, disable=not show_updates):
             self.metrics.accumulate(self.agent.update())
-        self.update_seconds += time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        if pretraining:
+            self.pretrain_seconds += seconds
+            self.pretrain_updates += num_updates
+        else:
+            self.update_seconds += seconds
 
     def _log_periodically(self) -> None:
         train = self.config.train
@@ -341,6 +351,8 @@ class Trainer:
             "unstable_episodes": self.unstable_episodes,
             "plan_seconds": self.plan_seconds,
             "update_seconds": self.update_seconds,
+            "pretrain_seconds": self.pretrain_seconds,
+            "pretrain_updates": self.pretrain_updates,
             "wall_seconds": self._wall_seconds(),
             "last_eval": {mode: eval_result_state(result) for mode, result in self.last_eval.items()},
             "pending_metrics": self.metrics.pending_state_dict(),
@@ -365,6 +377,9 @@ class Trainer:
         self.unstable_episodes = training["unstable_episodes"]
         self.plan_seconds = training["plan_seconds"]
         self.update_seconds = training["update_seconds"]
+        # Checkpoints written before pretraining was timed apart count it in update_seconds.
+        self.pretrain_seconds = training.get("pretrain_seconds", 0.0)
+        self.pretrain_updates = training.get("pretrain_updates", 0)
         self.earlier_wall_seconds = training["wall_seconds"]
         self.last_eval = {
             mode: EvalResult(mode, tuple(result["returns"]), tuple(result["lengths"]), result["ms_per_action"])
@@ -392,15 +407,21 @@ class Trainer:
     def _finish(self, interrupted: bool) -> dict:
         """Save the checkpoint and ``summary.json``; return the summary."""
         self.save_checkpoint()
-        acting_steps = max(self.step - self.config.train.seed_steps, 1)
+        acting_steps = self.step - self.config.train.seed_steps
+
+        def per_acting_step(seconds: float) -> float | None:
+            return 1000 * seconds / acting_steps if acting_steps > 0 else None
+
         summary = {
             "task": self.config.env.task,
             "seed": self.config.seed,
             "env_steps": self.step,
             "interrupted": interrupted,
             "wall_seconds": self._wall_seconds(),
-            "ms_per_step_acting": 1000 * self.plan_seconds / acting_steps,
-            "ms_per_step_updating": 1000 * self.update_seconds / acting_steps,
+            "ms_per_step_acting": per_acting_step(self.plan_seconds),
+            "ms_per_step_updating": per_acting_step(self.update_seconds),
+            "pretrain_updates": self.pretrain_updates,
+            "ms_per_pretrain_update": 1000 * self.pretrain_seconds / self.pretrain_updates if self.pretrain_updates else None,
             "unstable_episodes": self.unstable_episodes,
             "skipped_steps": dict(self.agent.learner.skipped_steps),
             "eval": {

@@ -74,6 +74,7 @@ def test_flat_planner_config_matches_hierarchical_config():
     assert flat.iterations == config.actor.planner.iterations
     assert flat.num_samples == 461
     assert abs(flat_transitions_per_action(flat) / budget - 1) < 0.02
+    assert flat.high_level == HighLevelPlannerConfig()
 
 
 def test_flat_planner_config_with_longer_horizon():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 
@@ -38,6 +40,23 @@ HIERARCHICAL = ("world_model.name=hjepa", "actor.planner.name=hierarchical")
 def test_invalid_hierarchy_raises(overrides, message):
     with pytest.raises(ConfigError, match=message):
         validate_config(tiny_config(*overrides))
+
+
+def test_high_level_fields_with_flat_planner_warn(caplog):
+    with caplog.at_level(logging.WARNING, logger="ami.config.hierarchy"):
+        validate_config(tiny_config("actor.planner.high_level.landmarks=20", "actor.planner.high_level.subgoal=waypoint"))
+
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert "actor.planner.high_level.landmarks, actor.planner.high_level.subgoal only apply to" in message
+    assert "this run plans with 'mppi'" in message
+
+
+def test_default_high_level_with_flat_planner_is_silent(caplog):
+    with caplog.at_level(logging.WARNING, logger="ami.config.hierarchy"):
+        validate_config(tiny_config())
+
+    assert caplog.records == []
 
 
 def test_unknown_level_key_raises():

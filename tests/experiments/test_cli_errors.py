@@ -238,7 +238,9 @@ def test_bench_help_names_ami_command(capsys, benchmark):
     assert capsys.readouterr().out.startswith(f"usage: ami bench {benchmark} ")
 
 
-@pytest.mark.parametrize("arguments", [[], ["--repeats"]], ids=["bare", "flag_only"])
+@pytest.mark.parametrize(
+    "arguments", [[], ["--repeats"], ["--tasks", "HalfCheetah-v5"]], ids=["bare", "flag_only", "flag_with_value"]
+)
 def test_bench_without_name_lists_benchmarks(capsys, arguments):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", *arguments])

@@ -79,6 +79,27 @@ def test_run_summary(debug_run):
     for mode, result in summary["eval"].items():
         assert len(result["returns"]) == 1, mode
         assert result["mean_return"] >= 1.0, mode
+    # 10 pretraining updates after the 100 seed steps, then one update per env step.
+    assert summary["pretrain_updates"] == 10
+    assert summary["ms_per_pretrain_update"] > 0
+    assert summary["ms_per_step_acting"] > 0
+    assert summary["ms_per_step_updating"] > 0
+
+
+def test_run_summary_without_acting_steps(tmp_path):
+    arguments = ["run", str(DEBUG_CONFIG), "--quiet", "--set", f"runs_dir={tmp_path}"]
+    for setting in ("train.total_steps=100", "train.eval_every=100", "train.eval_modes=['reactive']"):
+        arguments += ["--set", setting]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(arguments) == 0
+
+    (run_dir,) = (tmp_path / "InvertedPendulum-v5").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["env_steps"] == 100
+    assert summary["ms_per_step_acting"] is None
+    assert summary["ms_per_step_updating"] is None
+    assert summary["pretrain_updates"] == 10
+    assert summary["ms_per_pretrain_update"] > 0
 
 
 @pytest.mark.parametrize("tag", EXPECTED_SCALARS)

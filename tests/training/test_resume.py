@@ -91,7 +91,13 @@ def runs(tmp_path_factory) -> dict:
         "scalars": logged_scalars(killed_dir),
     }
 
-    resume_exit_code = quiet_main(["run", "--resume", str(killed_dir), "--quiet"])
+    # The resume runs in another folder than the config's runs_dir, as a copied or moved run does.
+    moved_dir = root / "moved" / killed_dir.name
+    moved_dir.parent.mkdir()
+    shutil.move(killed_dir, moved_dir)
+    resume_stdout = io.StringIO()
+    with contextlib.redirect_stdout(resume_stdout):
+        resume_exit_code = main(["run", "--resume", str(moved_dir), "--quiet"])
 
     interrupted = subprocess.run(
         [sys.executable, "-m", "experiments.cli", *run_arguments(root / "interrupted")],
@@ -106,9 +112,10 @@ def runs(tmp_path_factory) -> dict:
     interrupted_resume_exit_code = quiet_main(["run", "--resume", str(interrupted_dir), "--quiet"])
     return {
         "uninterrupted": only_run_dir(root / "uninterrupted"),
-        "resumed": killed_dir,
+        "resumed": moved_dir,
         "before_resume": before_resume,
         "resume_exit_code": resume_exit_code,
+        "resume_stdout": resume_stdout.getvalue(),
         "interrupted": {
             "returncode": interrupted.returncode,
             "checkpoint_step": interrupted_checkpoint_step,
@@ -130,6 +137,10 @@ def test_killed_run_died_after_checkpoint(runs):
 def test_resume_exit_code(runs):
     assert runs["resume_exit_code"] == 0
     assert checkpoint_step(runs["resumed"]) == 400
+
+
+def test_resume_of_moved_run_names_its_folder_for_tensorboard(runs):
+    assert f"TensorBoard: tensorboard --logdir {runs['resumed']}\n" in runs["resume_stdout"]
 
 
 def test_resume_logs_same_values(runs):
