@@ -264,12 +264,14 @@ def maze_xml(layout: MazeLayout, goal_radius: float, width: int = 480, height: i
     """Write the MJCF model of ``layout``: walls, ball, goal marker and a top-down camera.
 
     The floor collides with nothing, so the ball only touches walls. Its contacts are
-    frictionless (``condim="1"``), so the ball slides along a wall instead of sticking to it.
+    frictionless, so the ball slides along a wall instead of sticking to it. MuJoCo gives a
+    contact the larger ``condim`` of its two geoms, so the walls and the ball both set
+    ``condim="1"``; with the default of 3 on the walls, a push into a wall held the ball by friction.
     """
     half_cell = layout.cell_size / 2
     walls = "\n".join(
         f'    <geom name="wall_{row}_{col}" type="box" pos="{x:g} {y:g} {WALL_HEIGHT / 2:g}" '
-        f'size="{half_cell:g} {half_cell:g} {WALL_HEIGHT / 2:g}" material="wall"/>'
+        f'size="{half_cell:g} {half_cell:g} {WALL_HEIGHT / 2:g}" condim="1" material="wall"/>'
         for row, col in layout.wall_cells
         for x, y in [layout.cell_center((row, col))]
     )

@@ -274,6 +274,19 @@ def test_walls_stop_the_ball():
     assert U_MAZE.cell_at(*obs[:2]) == (1, 1)
 
 
+def test_ball_slides_along_walls():
+    env = PointMazeEnv("u")
+    env.reset(seed=0, options={"start": TOP_LEFT, "goal": BOTTOM_LEFT})
+
+    # Push down and right for 1 s: the wall row below stops the fall, and the ball slides right.
+    for _ in range(20):
+        obs, *_ = env.step(np.array([1.0, -1.0], dtype=np.float32))
+
+    assert obs[1] == pytest.approx(0.5 + BALL_RADIUS, abs=0.02)
+    assert obs[0] > TOP_LEFT[0] + 1.0
+    assert obs[2] > 1.5
+
+
 def test_time_limit_truncates():
     env = gym.make(U_TASK)
     env.reset(seed=0, options={"start": TOP_LEFT, "goal": BOTTOM_LEFT})
