@@ -266,7 +266,7 @@ def maze_xml(layout: MazeLayout, goal_radius: float, width: int = 480, height: i
     The floor collides with nothing, so the ball only touches walls. Its contacts are
     frictionless, so the ball slides along a wall instead of sticking to it. MuJoCo gives a
     contact the larger ``condim`` of its two geoms, so the walls and the ball both set
-    ``condim="1"``; with the default of 3 on the walls, a push into a wall held the ball by friction.
+    ``condim="1"``; with the default of 3 on the walls, a push into a wall would hold the ball by friction.
     """
     half_cell = layout.cell_size / 2
     walls = "\n".join(

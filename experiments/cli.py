@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(arguments)
     if unknown and not (args.command == "bench" and args.benchmark is None):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    # A caller that runs main() in its own process (a test, a notebook) gets its logging back as it was.
+    previous_level = logging.getLogger().level
     log_buffer = configure_logging()
     try:
         if args.command == "run":
@@ -210,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         root = logging.getLogger()
         root.removeHandler(log_buffer)
         root.removeHandler(log_buffer.target)
+        root.setLevel(previous_level)
         log_buffer.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,20 @@ def run_folder(tmp_path: Path) -> Path:
     """A run folder with config.toml and version.txt, but no checkpoint yet."""
     config = load_config(DEBUG_CONFIG, [f"runs_dir={tmp_path / 'runs'}"])
     return create_run_dir(config)
+
+
+def test_main_restores_root_log_level(tmp_path, capsys):
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.WARNING)
+    try:
+        exit_code = main(["eval", str(tmp_path / "missing_run")])
+        level = root.level
+    finally:
+        root.setLevel(previous)
+
+    assert exit_code == 2
+    assert level == logging.WARNING
 
 
 def test_eval_missing_checkpoint(run_folder, capsys):
