@@ -68,14 +68,15 @@ def warn_unused_high_level(planner: PlannerConfig) -> None:
     """Log a warning naming the ``actor.planner.high_level`` fields changed from their defaults, which a flat planner ignores."""
     defaults = HighLevelPlannerConfig()
     changed = [
-        f"actor.planner.high_level.{field.name}"
+        field.name
         for field in dataclasses.fields(HighLevelPlannerConfig)
         if getattr(planner.high_level, field.name) != getattr(defaults, field.name)
     ]
     if changed:
         logger.warning(
-            "%s only apply to actor.planner.name = \"hierarchical\", and this run plans with %r, so they have no effect; "
-            "set actor.planner.name = \"hierarchical\" or remove them", ", ".join(changed), planner.name,
+            "actor.planner.high_level fields set with actor.planner.name = %r have no effect, because only the "
+            "\"hierarchical\" planner reads them: %s; set actor.planner.name = \"hierarchical\" or remove them",
+            planner.name, ", ".join(changed),
         )
 
 

@@ -48,8 +48,8 @@ def test_high_level_fields_with_flat_planner_warn(caplog):
 
     assert len(caplog.records) == 1
     message = caplog.records[0].getMessage()
-    assert "actor.planner.high_level.landmarks, actor.planner.high_level.subgoal only apply to" in message
-    assert "this run plans with 'mppi'" in message
+    assert "actor.planner.high_level fields set with actor.planner.name = 'mppi' have no effect" in message
+    assert message.endswith('reads them: landmarks, subgoal; set actor.planner.name = "hierarchical" or remove them')
 
 
 def test_default_high_level_with_flat_planner_is_silent(caplog):
