@@ -203,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             return command_maze_eval(args, log_buffer)
         if args.command == "bench":
             if args.benchmark is None:
-                args.bench_parser.error(f"missing benchmark name; choose one of {', '.join(sorted(BENCHMARKS))}, e.g. ami bench step_time --help")
+                args.bench_parser.error(
+                    f"missing benchmark name right after 'ami bench'; choose one of {', '.join(sorted(BENCHMARKS))}, "
+                    "e.g. ami bench step_time --help"
+                )
             release_logs(log_buffer)
             importlib.import_module(BENCHMARKS[args.benchmark]).main(args.arguments, prog=f"ami bench {args.benchmark}")
             return 0

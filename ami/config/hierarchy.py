@@ -74,8 +74,8 @@ def warn_unused_high_level(planner: PlannerConfig) -> None:
     ]
     if changed:
         logger.warning(
-            "actor.planner.high_level fields set with actor.planner.name = %r have no effect, because only the "
-            "\"hierarchical\" planner reads them: %s; set actor.planner.name = \"hierarchical\" or remove them",
+            "actor.planner.high_level fields changed from their defaults have no effect with actor.planner.name = %r, "
+            "because only the \"hierarchical\" planner reads them: %s; set actor.planner.name = \"hierarchical\" or remove them",
             planner.name, ", ".join(changed),
         )
 

@@ -48,7 +48,7 @@ def test_high_level_fields_with_flat_planner_warn(caplog):
 
     assert len(caplog.records) == 1
     message = caplog.records[0].getMessage()
-    assert "actor.planner.high_level fields set with actor.planner.name = 'mppi' have no effect" in message
+    assert "fields changed from their defaults have no effect with actor.planner.name = 'mppi'" in message
     assert message.endswith('reads them: landmarks, subgoal; set actor.planner.name = "hierarchical" or remove them')
 
 

@@ -254,7 +254,9 @@ def test_bench_help_names_ami_command(capsys, benchmark):
 
 
 @pytest.mark.parametrize(
-    "arguments", [[], ["--repeats"], ["--tasks", "HalfCheetah-v5"]], ids=["bare", "flag_only", "flag_with_value"]
+    "arguments",
+    [[], ["--repeats"], ["--tasks", "HalfCheetah-v5"], ["--repeats", "3", "step_time"]],
+    ids=["bare", "flag_only", "flag_with_value", "name_after_flags"],
 )
 def test_bench_without_name_lists_benchmarks(capsys, arguments):
     with pytest.raises(SystemExit) as exit_info:
@@ -263,5 +265,6 @@ def test_bench_without_name_lists_benchmarks(capsys, arguments):
     captured = capsys.readouterr()
     assert exit_info.value.code == 2
     assert stderr_lines(captured.err)[-1] == (
-        "ami bench: error: missing benchmark name; choose one of planning, render, step_time, e.g. ami bench step_time --help"
+        "ami bench: error: missing benchmark name right after 'ami bench'; choose one of planning, render, step_time, "
+        "e.g. ami bench step_time --help"
     )
