@@ -16,7 +16,9 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from envs.gl_backend import select_gl_backend
 from envs.maze_layouts import Cell, MazeLayout, get_layout, sample_point_in_cell
+from envs.pixels import FrameRenderer
 
 BALL_RADIUS = 0.1
 """Radius of the ball in metres."""
@@ -100,7 +102,7 @@ class PointMazeEnv(gym.Env):
         self.model = mujoco.MjModel.from_xml_string(maze_xml(self.layout, self.success_radius, width, height))
         self.data = mujoco.MjData(self.model)
         # Created on the first render() call, so an env that never renders needs no OpenGL.
-        self._renderer: mujoco.Renderer | None = None
+        self._renderer: FrameRenderer | None = None
 
         x_min, x_max, y_min, y_max = self.layout.interior_extent
         position_low = np.array([x_min, y_min])
@@ -173,16 +175,16 @@ class PointMazeEnv(gym.Env):
     def render(self) -> np.ndarray | None:
         """Return a top-down RGB image of shape ``(height, width, 3)`` of the whole maze, or None without a render mode.
 
-        MuJoCo picks its OpenGL backend from ``MUJOCO_GL`` when it is imported, so a machine
-        without a display needs ``MUJOCO_GL=egl`` (or ``osmesa``) set before that import.
+        The OpenGL backend is the one of pixel observations (``select_gl_backend``): ``MUJOCO_GL``
+        when it is set, otherwise the first of EGL and OSMesa that works, so a machine without a
+        display renders too.
         """
         if self.render_mode is None:
             gym.logger.warn("render() was called without a render_mode; create the env with render_mode='rgb_array'")
             return None
         if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, height=self.height, width=self.width)
-        self._renderer.update_scene(self.data, camera=CAMERA_NAME)
-        return self._renderer.render()
+            self._renderer = FrameRenderer(self.model, self.height, self.width, CAMERA_NAME, select_gl_backend(), scene_flags={})
+        return self._renderer.render(self.data)
 
     def close(self) -> None:
         if self._renderer is not None:

@@ -381,11 +381,14 @@ print(json.dumps(results))
 
 
 @pytest.mark.skipif(ctypes.util.find_library("EGL") is None, reason="libEGL is not installed")
-def test_render_top_down():
-    # MuJoCo reads MUJOCO_GL when it is imported, so rendering headless needs a fresh process.
-    completed = subprocess.run(
-        [sys.executable, "-c", RENDER_SCRIPT], env={**os.environ, "MUJOCO_GL": "egl"}, capture_output=True, text=True, timeout=120
-    )
+@pytest.mark.parametrize("gl_backend", ["egl", None], ids=["egl", "unset"])
+def test_render_top_down(gl_backend):
+    # MuJoCo reads MUJOCO_GL when it is imported, so each case renders in a fresh process. Without
+    # MUJOCO_GL the env picks a headless backend itself.
+    env = {key: value for key, value in os.environ.items() if key != "MUJOCO_GL"}
+    if gl_backend is not None:
+        env["MUJOCO_GL"] = gl_backend
+    completed = subprocess.run([sys.executable, "-c", RENDER_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
 
     results = json.loads(completed.stdout.strip().splitlines()[-1])
