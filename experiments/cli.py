@@ -184,14 +184,12 @@ BENCHMARKS = {
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = sys.argv[1:] if argv is None else list(argv)
-    if arguments[:1] == ["bench"] and len(arguments) > 1 and arguments[1].startswith("-") and arguments[1] not in ("-h", "--help"):
+    after_bench = arguments[1] if arguments[:1] == ["bench"] and len(arguments) > 1 else ""
+    if after_bench.startswith("-") and after_bench not in ("-h", "--help"):
         # `ami bench --flag VALUE` has no name, and argparse would read VALUE as one.
         arguments = ["bench"]
-    # Known arguments only, so that `ami bench --flag` without a name reaches the missing-name message below.
-    args, unknown = parser.parse_known_args(arguments)
-    if unknown and not (args.command == "bench" and args.benchmark is None):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    # A caller that runs main() in its own process (a test, a notebook) gets its logging back as it was.
+    args = parser.parse_args(arguments)
+    # main() restores the root log level, so a caller in the same process (a test, a notebook) keeps its logging.
     previous_level = logging.getLogger().level
     log_buffer = configure_logging()
     try:

@@ -377,7 +377,7 @@ class Trainer:
         self.unstable_episodes = training["unstable_episodes"]
         self.plan_seconds = training["plan_seconds"]
         self.update_seconds = training["update_seconds"]
-        # Checkpoints written before pretraining was timed apart count it in update_seconds.
+        # Older checkpoints lack these fields and count the pretraining time in update_seconds.
         self.pretrain_seconds = training.get("pretrain_seconds", 0.0)
         self.pretrain_updates = training.get("pretrain_updates", 0)
         self.earlier_wall_seconds = training["wall_seconds"]

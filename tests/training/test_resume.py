@@ -91,7 +91,7 @@ def runs(tmp_path_factory) -> dict:
         "scalars": logged_scalars(killed_dir),
     }
 
-    # The resume runs in another folder than the config's runs_dir, as a copied or moved run does.
+    # The run folder leaves the config's runs_dir before the resume, as when a user moves or copies a run.
     moved_dir = root / "moved" / killed_dir.name
     moved_dir.parent.mkdir()
     shutil.move(killed_dir, moved_dir)
@@ -139,7 +139,7 @@ def test_resume_exit_code(runs):
     assert checkpoint_step(runs["resumed"]) == 400
 
 
-def test_resume_of_moved_run_names_its_folder_for_tensorboard(runs):
+def test_moved_run_resume_prints_own_folder(runs):
     assert f"TensorBoard: tensorboard --logdir {runs['resumed']}\n" in runs["resume_stdout"]
 
 
